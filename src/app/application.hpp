@@ -1,0 +1,22 @@
+#pragma once
+// Builds readthru from a validated Config and runs it: io threads, one backend router and
+// one dispatcher per thread, the listener, and signal handling. The only module that
+// sees all the others.
+
+#include "config/config.hpp"
+
+namespace readthru::app {
+
+class Application {
+ public:
+  explicit Application(config::Config cfg);
+
+  // Runs until SIGINT or SIGTERM. Returns the process exit code (0 on a clean stop, 1
+  // when start-up fails, e.g. the port is taken).
+  int run();
+
+ private:
+  config::Config cfg_;
+};
+
+}  // namespace readthru::app

@@ -1,0 +1,228 @@
+#include "backend/redis/router.hpp"
+
+#include <charconv>
+
+#include "command/key_slot.hpp"
+#include "common/log.hpp"
+
+namespace readthru::backend::redis {
+namespace {
+
+constexpr int kMaxRedirects = 5;
+constexpr Millis kTryAgainDelay{25};
+
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+struct Redirect {
+  bool ask = false;
+  std::uint16_t slot = 0;
+  config::Endpoint target;
+};
+
+// "MOVED 3999 127.0.0.1:6381" / "ASK 3999 127.0.0.1:6381". Redis 7 may leave the host
+// empty (":6381") when it does not know it: the node that answered is then meant.
+std::optional<Redirect> parseRedirect(std::string_view error, const config::Endpoint& from) {
+  Redirect r;
+  r.ask = startsWith(error, "ASK ");
+  std::string_view rest = error.substr(r.ask ? 4 : 6);
+  const auto space = rest.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  unsigned slot = 0;
+  auto [p, ec] = std::from_chars(rest.data(), rest.data() + space, slot);
+  if (ec != std::errc{} || slot >= command::kSlotCount) return std::nullopt;
+  r.slot = static_cast<std::uint16_t>(slot);
+  std::string_view addr = rest.substr(space + 1);
+  const auto colon = addr.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  unsigned port = 0;
+  auto [q, ec2] = std::from_chars(addr.data() + colon + 1, addr.data() + addr.size(), port);
+  if (ec2 != std::errc{} || port == 0 || port > 65535) return std::nullopt;
+  r.target.host = colon == 0 ? from.host : std::string(addr.substr(0, colon));
+  r.target.port = static_cast<std::uint16_t>(port);
+  return r;
+}
+
+}  // namespace
+
+Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      connections_per_node_(std::max(1, connections_per_node)),
+      sweep_timer_(io),
+      refresh_timer_(io) {}
+
+Router::~Router() { stop(); }
+
+std::string Router::describe() const { return std::string(config::modeName(cfg_.mode)); }
+
+std::vector<cache::Counter> Router::counters() const {
+  return {
+      {"backend_moved_redirects", stats_.moved.load(std::memory_order_relaxed)},
+      {"backend_ask_redirects", stats_.ask.load(std::memory_order_relaxed)},
+      {"backend_tryagain_retries", stats_.tryagain.load(std::memory_order_relaxed)},
+      {"backend_topology_refreshes", stats_.topology_refreshes.load(std::memory_order_relaxed)}};
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry point
+
+void Router::execute(cache::Command cmd, cache::ReplyCallback done) {
+  if (map_.empty()) {
+    waitForTopology(cmd, done);
+    return;
+  }
+  switch (cmd.spec->route) {
+    case command::Route::kSplit:
+      executeSplit(std::move(cmd), std::move(done));
+      return;
+    case command::Route::kFanOut:
+      if (cmd.spec->name == "scan") {
+        executeScan(std::move(cmd), std::move(done));
+      } else {
+        executeFanOut(std::move(cmd), std::move(done));
+      }
+      return;
+    default:
+      break;
+  }
+  auto positions = command::keyPositions(*cmd.spec, cmd.args);
+  if (!positions.ok()) {
+    done(resp::Value::error(positions.error().message));
+    return;
+  }
+  auto req = std::make_shared<Request>();
+  req->affinity = cmd.client_id;
+  req->read_only = (cmd.spec->flags & command::kReadonly) != 0;
+  req->done = std::move(done);
+  const bool keyless = positions->empty();
+  const std::uint16_t slot = keyless ? 0 : slotOf(cmd.args[(*positions)[0]]);
+  req->args = std::move(cmd.args);
+  if (keyless) {
+    sendToAnyMaster(std::move(req));
+  } else {
+    sendToSlot(slot, std::move(req));
+  }
+}
+
+void Router::waitForTopology(cache::Command& cmd, cache::ReplyCallback& done) {
+  const auto deadline = Clock::now() + cfg_.command_timeout;
+  cache::ReplyCallback fail = done;
+  waiting_.push_back({deadline,
+                      [this, cmd = std::move(cmd), done = std::move(done)]() mutable {
+                        execute(std::move(cmd), std::move(done));
+                      },
+                      std::move(fail)});
+  refreshSoon();
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending and following redirects
+
+std::uint16_t Router::slotOf(const std::string& key) const {
+  // Outside cluster mode one node holds every key, so nothing needs splitting.
+  return cfg_.mode == config::BackendMode::kCluster ? command::keyHashSlot(key) : 0;
+}
+
+void Router::sendToSlot(std::uint16_t slot, RequestPtr req) {
+  const int index = map_.shardOf(slot);
+  if (index < 0) {
+    refreshSoon();
+    req->done(resp::Value::error("CLUSTERDOWN Hash slot not served"));
+    return;
+  }
+  const Shard& shard = map_.shard(index);
+  if (req->read_only && cfg_.read_from_replicas && !shard.replicas.empty()) {
+    const auto& replica = shard.replicas[req->affinity % shard.replicas.size()];
+    sendTo(replica, /*replica=*/true, slot, std::move(req), /*asking=*/false);
+  } else {
+    sendTo(shard.master, /*replica=*/false, slot, std::move(req), /*asking=*/false);
+  }
+}
+
+void Router::sendToAnyMaster(RequestPtr req) {
+  const auto& shards = map_.shards();
+  const Shard& shard = shards[any_node_rr_++ % shards.size()];
+  sendTo(shard.master, /*replica=*/false, shard.first_slot, std::move(req), /*asking=*/false);
+}
+
+void Router::sendTo(const config::Endpoint& node, bool replica, std::uint16_t slot, RequestPtr req,
+                    bool asking) {
+  NodeConnection& conn =
+      connection(node, replica ? NodeKind::kReplica : NodeKind::kMaster, req->affinity);
+  auto on_reply = [this, conn = &conn, slot, req](resp::Value v) {
+    onReply(conn->endpoint(), slot, req, std::move(v));
+  };
+  if (asking) {
+    conn.sendAsking(req->args, std::move(on_reply));
+  } else {
+    conn.send(req->args, std::move(on_reply));
+  }
+}
+
+void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPtr req,
+                     resp::Value v) {
+  if (v.isError() && !stopped_) {
+    const std::string_view e = v.str;
+    if ((startsWith(e, "MOVED ") || startsWith(e, "ASK ")) && req->redirects < kMaxRedirects) {
+      if (auto r = parseRedirect(e, node)) {
+        ++req->redirects;
+        if (r->ask) {
+          ++stats_.ask;
+          sendTo(r->target, /*replica=*/false, r->slot, std::move(req), /*asking=*/true);
+        } else {
+          ++stats_.moved;
+          map_.moveSlot(r->slot, r->target);
+          refreshSoon();
+          sendTo(r->target, /*replica=*/false, r->slot, std::move(req), /*asking=*/false);
+        }
+        return;
+      }
+    }
+    if (startsWith(e, "TRYAGAIN") && req->redirects < kMaxRedirects) {
+      // A multi-key command met a slot in the middle of a migration: Redis asks to retry.
+      ++req->redirects;
+      ++stats_.tryagain;
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, kTryAgainDelay);
+      timer->async_wait([this, timer, slot, req](boost::system::error_code ec) {
+        if (!ec && !stopped_) sendToSlot(slot, req);
+      });
+      return;
+    }
+    if (startsWith(e, "READONLY") && cfg_.mode == config::BackendMode::kSentinel) {
+      // We wrote to a master that was demoted: Sentinel knows the new one.
+      refreshSoon();
+    }
+  }
+  req->done(std::move(v));
+}
+
+NodeConnection& Router::connection(const config::Endpoint& node, NodeKind kind,
+                                   std::uint64_t affinity) {
+  std::string key = node.str();
+  if (kind == NodeKind::kReplica) key += "/replica";
+  if (kind == NodeKind::kSentinel) key += "/sentinel";
+  auto& pool = pools_[key];
+  if (pool.empty()) {
+    NodeOptions options;
+    options.connect_timeout = cfg_.connect_timeout;
+    options.command_timeout = cfg_.command_timeout;
+    if (kind != NodeKind::kSentinel) {
+      options.username = cfg_.username;
+      options.password = cfg_.password;
+    }
+    options.readonly = kind == NodeKind::kReplica;
+    const int count = kind == NodeKind::kSentinel ? 1 : connections_per_node_;
+    for (int i = 0; i < count; ++i) {
+      auto conn = std::make_shared<NodeConnection>(io_, node, options);
+      if (kind != NodeKind::kSentinel) {
+        conn->onBroken([this] { refreshSoon(); });
+      }
+      pool.push_back(std::move(conn));
+    }
+  }
+  return *pool[affinity % pool.size()];
+}
+
+}  // namespace readthru::backend::redis

@@ -1,0 +1,112 @@
+#pragma once
+// Routes client commands to Redis: a Redis Cluster (slot map from CLUSTER SLOTS, MOVED and
+// ASK followed), one standalone server, or the master that Sentinel names. Implements the
+// cache::Backend port.
+//
+// One Router per io thread: it owns that thread's node connections and its own copy of
+// the slot map, so nothing on the request path is shared between threads. Multi-key
+// commands are split per slot and merged in key order; keyless admin commands fan out to
+// every master. Every request has a deadline (backend.command_timeout).
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/redis/node_connection.hpp"
+#include "backend/redis/slot_map.hpp"
+#include "cache/backend.hpp"
+#include "config/config.hpp"
+
+namespace readthru::backend::redis {
+
+class Router : public cache::Backend {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `connections_per_node` is this router's share (per io thread).
+  Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node);
+  ~Router() override;
+
+  // Starts topology discovery and the deadline sweeper. Requests that arrive before the
+  // topology is known wait for it, up to the command timeout.
+  void start();
+  // Closes every connection; requests still waiting are dropped silently.
+  void stop();
+
+  void execute(cache::Command cmd, cache::ReplyCallback done) override;
+  std::string describe() const override;
+  std::vector<cache::Counter> counters() const override;
+
+ private:
+  enum class NodeKind { kMaster, kReplica, kSentinel };
+
+  // Read by INFO from any thread, hence relaxed atomics; written only by this router.
+  struct Stats {
+    std::atomic<std::uint64_t> moved{0};
+    std::atomic<std::uint64_t> ask{0};
+    std::atomic<std::uint64_t> tryagain{0};
+    std::atomic<std::uint64_t> topology_refreshes{0};
+  };
+
+  // A request in flight towards one node; shared by its retries.
+  struct Request {
+    std::vector<std::string> args;
+    std::uint64_t affinity = 0;  // keeps one client's commands on one connection, in order
+    bool read_only = false;
+    int redirects = 0;
+    cache::ReplyCallback done;
+  };
+  using RequestPtr = std::shared_ptr<Request>;
+
+  struct Waiter {
+    Clock::time_point deadline;
+    std::function<void()> run;
+    cache::ReplyCallback done;
+  };
+
+  // --- routing (router.cpp)
+  std::uint16_t slotOf(const std::string& key) const;
+  void sendToSlot(std::uint16_t slot, RequestPtr req);
+  void sendTo(const config::Endpoint& node, bool replica, std::uint16_t slot, RequestPtr req,
+              bool asking);
+  void onReply(const config::Endpoint& node, std::uint16_t slot, RequestPtr req, resp::Value v);
+  void sendToAnyMaster(RequestPtr req);
+  NodeConnection& connection(const config::Endpoint& node, NodeKind kind, std::uint64_t affinity);
+  void waitForTopology(cache::Command& cmd, cache::ReplyCallback& done);
+
+  // --- topology (topology.cpp)
+  void refresh();
+  void refreshSoon();
+  void tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candidates, std::size_t i);
+  void applyMap(SlotMap map);
+  void resolveSentinelMaster(std::size_t i);
+  void sweep();
+
+  // --- multi-key and fan-out (multi_key.cpp)
+  void executeSplit(cache::Command cmd, cache::ReplyCallback done);
+  void executeFanOut(cache::Command cmd, cache::ReplyCallback done);
+  void executeScan(cache::Command cmd, cache::ReplyCallback done);
+
+  boost::asio::io_context& io_;
+  config::BackendConfig cfg_;
+  int connections_per_node_;
+  SlotMap map_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<NodeConnection>>> pools_;
+  std::vector<Waiter> waiting_;
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer refresh_timer_;
+  bool refreshing_ = false;
+  bool refresh_timer_armed_ = false;
+  bool stopped_ = false;
+  Clock::time_point next_sentinel_poll_{};
+  std::string last_refresh_error_;
+  std::size_t any_node_rr_ = 0;
+  Stats stats_;
+};
+
+}  // namespace readthru::backend::redis

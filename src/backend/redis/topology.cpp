@@ -1,0 +1,176 @@
+// Router: learning and following the topology (CLUSTER SLOTS, Sentinel), and the periodic
+// sweep that enforces deadlines.
+
+#include "backend/redis/router.hpp"
+#include "common/log.hpp"
+
+namespace readthru::backend::redis {
+namespace {
+
+constexpr Millis kSweepInterval{100};
+constexpr Millis kRefreshDelay{100};  // coalesces a burst of MOVED/broken connections
+constexpr Millis kSentinelPoll{1000};
+
+bool sameNode(const config::Endpoint& a, const config::Endpoint& b) {
+  return a.port == b.port && a.host == b.host;
+}
+
+}  // namespace
+
+void Router::start() {
+  stopped_ = false;
+  switch (cfg_.mode) {
+    case config::BackendMode::kStandalone:
+      applyMap(SlotMap::single(cfg_.seeds.front()));
+      break;
+    case config::BackendMode::kCluster:
+      refresh();
+      break;
+    case config::BackendMode::kSentinel:
+      refresh();
+      break;
+  }
+  sweep();
+}
+
+void Router::stop() {
+  stopped_ = true;
+  sweep_timer_.cancel();
+  refresh_timer_.cancel();
+  waiting_.clear();
+  for (auto& [name, pool] : pools_) {
+    for (auto& conn : pool) conn->close(/*silent=*/true);
+  }
+}
+
+void Router::sweep() {
+  if (stopped_) return;
+  const auto now = Clock::now();
+  for (auto& [name, pool] : pools_) {
+    for (auto& conn : pool) conn->checkDeadline(now);
+  }
+  // Requests that waited for a topology that never came.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->deadline < now) {
+      auto done = std::move(it->done);
+      it = waiting_.erase(it);
+      done(resp::Value::error(
+          "CLUSTERDOWN readthru: no Redis topology yet (" +
+          (last_refresh_error_.empty() ? std::string("still discovering") : last_refresh_error_) +
+          ")"));
+    } else {
+      ++it;
+    }
+  }
+  if (cfg_.mode == config::BackendMode::kSentinel && now >= next_sentinel_poll_) {
+    next_sentinel_poll_ = now + kSentinelPoll;
+    refresh();
+  }
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) sweep();
+  });
+}
+
+void Router::refreshSoon() {
+  if (refresh_timer_armed_ || stopped_ || cfg_.mode == config::BackendMode::kStandalone) return;
+  refresh_timer_armed_ = true;
+  refresh_timer_.expires_after(kRefreshDelay);
+  refresh_timer_.async_wait([this](boost::system::error_code ec) {
+    refresh_timer_armed_ = false;
+    if (!ec && !stopped_) refresh();
+  });
+}
+
+void Router::refresh() {
+  if (refreshing_ || stopped_) return;
+  if (cfg_.mode == config::BackendMode::kStandalone) return;
+  refreshing_ = true;
+  ++stats_.topology_refreshes;
+  if (cfg_.mode == config::BackendMode::kSentinel) {
+    resolveSentinelMaster(0);
+    return;
+  }
+  // Known masters first (they know the newest map), then the configured seeds.
+  auto candidates = std::make_shared<std::vector<config::Endpoint>>();
+  auto add = [&](const config::Endpoint& ep) {
+    for (const auto& c : *candidates) {
+      if (sameNode(c, ep)) return;
+    }
+    candidates->push_back(ep);
+  };
+  for (const Shard& shard : map_.shards()) add(shard.master);
+  for (const auto& seed : cfg_.seeds) add(seed);
+  tryRefreshFrom(std::move(candidates), 0);
+}
+
+void Router::tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candidates,
+                            std::size_t i) {
+  if (stopped_) return;
+  if (i >= candidates->size()) {
+    refreshing_ = false;
+    spdlog::warn("redis cluster: could not read the slot map from any node ({})",
+                 last_refresh_error_);
+    if (!waiting_.empty()) refreshSoon();
+    return;
+  }
+  static const std::string kClusterSlots[] = {"CLUSTER", "SLOTS"};
+  const config::Endpoint node = (*candidates)[i];
+  connection(node, NodeKind::kMaster, 0)
+      .send(kClusterSlots, [this, candidates, i, node](resp::Value v) {
+        if (stopped_) return;
+        auto map = SlotMap::fromClusterSlots(v, node);
+        if (!map.ok()) {
+          last_refresh_error_ = node.str() + ": " + map.error().message;
+          tryRefreshFrom(candidates, i + 1);
+          return;
+        }
+        refreshing_ = false;
+        applyMap(std::move(*map));
+      });
+}
+
+void Router::resolveSentinelMaster(std::size_t i) {
+  if (stopped_) return;
+  if (i >= cfg_.seeds.size()) {
+    refreshing_ = false;
+    if (!waiting_.empty()) refreshSoon();
+    return;
+  }
+  const std::vector<std::string> ask{"SENTINEL", "get-master-addr-by-name", cfg_.sentinel_master};
+  const config::Endpoint sentinel = cfg_.seeds[i];
+  connection(sentinel, NodeKind::kSentinel, 0).send(ask, [this, i, sentinel](resp::Value v) {
+    if (stopped_) return;
+    if (!v.isArray() || v.elements.size() != 2 || v.elements[0].type != resp::Type::kBulk) {
+      last_refresh_error_ =
+          "sentinel " + sentinel.str() + ": " +
+          (v.isError() ? v.str : "does not know master '" + cfg_.sentinel_master + "'");
+      resolveSentinelMaster(i + 1);
+      return;
+    }
+    config::Endpoint master;
+    master.host = v.elements[0].str;
+    master.port = static_cast<std::uint16_t>(std::atoi(v.elements[1].str.c_str()));
+    refreshing_ = false;
+    if (map_.empty() || !sameNode(map_.shard(0).master, master)) {
+      spdlog::info("sentinel: master '{}' is at {}", cfg_.sentinel_master, master.str());
+      applyMap(SlotMap::single(master));
+    }
+  });
+}
+
+void Router::applyMap(SlotMap map) {
+  const bool first = map_.empty();
+  const std::size_t before = map_.shards().size();
+  map_ = std::move(map);
+  if (first || before != map_.shards().size()) {
+    spdlog::info("redis {}: {} master(s), {} slots served", config::modeName(cfg_.mode),
+                 map_.shards().size(), map_.assignedSlots());
+  }
+  // Requests that waited for a topology run now (they may queue again if it is partial).
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (Waiter& w : waiting) w.run();
+}
+
+}  // namespace readthru::backend::redis

@@ -1,0 +1,51 @@
+#pragma once
+// The port through which the command path reaches Redis. backend/redis implements it;
+// the server (and, later, the read-through service) only sees this interface, so a
+// keyspace rule can take over GET/MGET/HGETALL without the server knowing.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "command/command_table.hpp"
+#include "resp/value.hpp"
+
+namespace readthru::cache {
+
+// A client command that passed the table checks (known command, arity ok).
+struct Command {
+  std::vector<std::string> args;
+  const command::CommandSpec* spec = nullptr;
+  // The client's id: a backend keeps one client's commands on one connection per node,
+  // so a client's pipeline runs on Redis in the order it was sent.
+  std::uint64_t client_id = 0;
+};
+
+// Called exactly once, on the io thread that issued the command. Failures arrive as
+// error values (resp::Type::kError) with the text the client should see.
+using ReplyCallback = std::function<void(resp::Value)>;
+
+// A named counter for INFO, e.g. {"cluster_moved", 3}.
+struct Counter {
+  std::string name;
+  std::uint64_t value = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Runs `cmd` against Redis (routing, splitting, redirects and retries are the
+  // backend's business). Never throws. `done` may run before execute() returns, when the
+  // answer is known at once (a malformed command, no reachable node).
+  virtual void execute(Command cmd, ReplyCallback done) = 0;
+
+  // One-node view for the emulated CLUSTER commands and INFO: "cluster", "standalone"...
+  virtual std::string describe() const = 0;
+
+  // Counters for INFO. Safe to call from any thread.
+  virtual std::vector<Counter> counters() const = 0;
+};
+
+}  // namespace readthru::cache

@@ -1,0 +1,258 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include "common/log.hpp"
+
+namespace readthru::config {
+namespace {
+
+// Walks the YAML tree with the file name and the dotted key path at hand, so every
+// error can say exactly where it is.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+                         const std::string& problem) const {
+    std::ostringstream msg;
+    msg << file_;
+    if (node.IsDefined() && node.Mark().line >= 0) msg << ":" << node.Mark().line + 1;
+    if (!key.empty()) msg << ": " << key;
+    msg << ": " << problem;
+    throw ConfigError(msg.str());
+  }
+
+  void requireMap(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsMap()) fail(node, key, "must be a mapping");
+  }
+
+  // Unknown keys are errors: a typo must not silently fall back to a default.
+  void allowOnly(const YAML::Node& map, const std::string& prefix,
+                 std::initializer_list<std::string_view> known) const {
+    for (const auto& item : map) {
+      const std::string name = item.first.as<std::string>();
+      bool found = false;
+      for (auto k : known) found = found || name == k;
+      if (!found) fail(item.first, join(prefix, name), "unknown key");
+    }
+  }
+
+  static std::string join(const std::string& prefix, std::string_view name) {
+    return prefix.empty() ? std::string(name) : prefix + "." + std::string(name);
+  }
+
+  std::string scalar(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) fail(node, key, "must be a single value");
+    return node.Scalar();
+  }
+
+  std::int64_t integer(const YAML::Node& node, const std::string& key, std::int64_t min,
+                       std::int64_t max) const {
+    const std::string text = scalar(node, key);
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size() || v < min || v > max) {
+      fail(node, key,
+           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+               ", got '" + text + "'");
+    }
+    return v;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    const std::string text = scalar(node, key);
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    fail(node, key, "must be true or false, got '" + text + "'");
+  }
+
+  Millis duration(const YAML::Node& node, const std::string& key) const {
+    const std::string text = scalar(node, key);
+    auto d = parseDuration(text);
+    if (!d) fail(node, key, "must be a duration such as 500ms, 2s or 1h, got '" + text + "'");
+    return *d;
+  }
+
+  std::uint64_t size(const YAML::Node& node, const std::string& key) const {
+    const std::string text = scalar(node, key);
+    auto s = parseSize(text);
+    if (!s) fail(node, key, "must be a size such as 64kb or 512mb, got '" + text + "'");
+    return *s;
+  }
+
+  Endpoint endpoint(const YAML::Node& node, const std::string& key) const {
+    const std::string text = scalar(node, key);
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      fail(node, key, "must be host:port, got '" + text + "'");
+    }
+    Endpoint ep;
+    ep.host = text.substr(0, colon);
+    const std::string port = text.substr(colon + 1);
+    int v = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+    if (ec != std::errc{} || p != port.data() + port.size() || v < 1 || v > 65535) {
+      fail(node, key, "must be host:port with a port from 1 to 65535, got '" + text + "'");
+    }
+    ep.port = static_cast<std::uint16_t>(v);
+    return ep;
+  }
+
+ private:
+  std::string file_;
+};
+
+void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
+  r.requireMap(node, "listen");
+  r.allowOnly(
+      node, "listen",
+      {"address", "port", "threads", "max_clients", "idle_timeout", "output_limit", "announce"});
+  if (auto n = node["address"]) out.address = r.scalar(n, "listen.address");
+  if (auto n = node["port"])
+    out.port = static_cast<std::uint16_t>(r.integer(n, "listen.port", 1, 65535));
+  if (auto n = node["threads"])
+    out.threads = static_cast<int>(r.integer(n, "listen.threads", 1, 256));
+  if (auto n = node["max_clients"]) {
+    out.max_clients = static_cast<int>(r.integer(n, "listen.max_clients", 1, 1'000'000));
+  }
+  if (auto n = node["idle_timeout"]) out.idle_timeout = r.duration(n, "listen.idle_timeout");
+  if (auto n = node["output_limit"]) {
+    out.output_limit = r.size(n, "listen.output_limit");
+    if (out.output_limit < 1024) r.fail(n, "listen.output_limit", "must be at least 1kb");
+  }
+  if (auto n = node["announce"]) out.announce = r.scalar(n, "listen.announce");
+}
+
+void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
+  r.requireMap(node, "backend");
+  r.allowOnly(node, "backend",
+              {"mode", "seeds", "sentinel", "username", "password", "password_env",
+               "read_from_replicas", "connect_timeout", "command_timeout", "connections_per_node"});
+  if (auto n = node["mode"]) {
+    const std::string mode = r.scalar(n, "backend.mode");
+    if (mode == "cluster")
+      out.mode = BackendMode::kCluster;
+    else if (mode == "standalone")
+      out.mode = BackendMode::kStandalone;
+    else if (mode == "sentinel")
+      out.mode = BackendMode::kSentinel;
+    else
+      r.fail(n, "backend.mode", "must be cluster, standalone or sentinel, got '" + mode + "'");
+  }
+  const YAML::Node seeds = node["seeds"];
+  if (!seeds) r.fail(node, "backend.seeds", "is required (a list of host:port)");
+  if (!seeds.IsSequence() || seeds.size() == 0) {
+    r.fail(seeds, "backend.seeds", "must be a non-empty list of host:port");
+  }
+  for (std::size_t i = 0; i < seeds.size(); ++i) {
+    out.seeds.push_back(r.endpoint(seeds[i], "backend.seeds[" + std::to_string(i) + "]"));
+  }
+  if (auto n = node["sentinel"]) {
+    r.requireMap(n, "backend.sentinel");
+    r.allowOnly(n, "backend.sentinel", {"master"});
+    if (auto m = n["master"]) out.sentinel_master = r.scalar(m, "backend.sentinel.master");
+  }
+  if (out.mode == BackendMode::kSentinel && out.sentinel_master.empty()) {
+    r.fail(node, "backend.sentinel.master", "is required with mode: sentinel");
+  }
+  if (out.mode == BackendMode::kStandalone && out.seeds.size() != 1) {
+    r.fail(seeds, "backend.seeds", "must name exactly one server with mode: standalone");
+  }
+  if (auto n = node["username"]) out.username = r.scalar(n, "backend.username");
+  if (node["password"] && node["password_env"]) {
+    r.fail(node["password_env"], "backend.password_env", "cannot be used together with password");
+  }
+  if (auto n = node["password"]) out.password = r.scalar(n, "backend.password");
+  if (auto n = node["password_env"]) {
+    const std::string var = r.scalar(n, "backend.password_env");
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr)
+      r.fail(n, "backend.password_env", "environment variable " + var + " is not set");
+    out.password = value;
+  }
+  if (auto n = node["read_from_replicas"]) {
+    out.read_from_replicas = r.boolean(n, "backend.read_from_replicas");
+  }
+  if (auto n = node["connect_timeout"]) {
+    out.connect_timeout = r.duration(n, "backend.connect_timeout");
+    if (out.connect_timeout.count() == 0)
+      r.fail(n, "backend.connect_timeout", "must be more than 0");
+  }
+  if (auto n = node["command_timeout"]) {
+    out.command_timeout = r.duration(n, "backend.command_timeout");
+    if (out.command_timeout.count() == 0)
+      r.fail(n, "backend.command_timeout", "must be more than 0");
+  }
+  if (auto n = node["connections_per_node"]) {
+    out.connections_per_node =
+        static_cast<int>(r.integer(n, "backend.connections_per_node", 1, 64));
+  }
+}
+
+void readLog(const Reader& r, const YAML::Node& node, LogConfig& out) {
+  r.requireMap(node, "log");
+  r.allowOnly(node, "log", {"level", "json"});
+  if (auto n = node["level"]) {
+    out.level = r.scalar(n, "log.level");
+    if (!isLogLevel(out.level)) {
+      r.fail(n, "log.level", "must be one of trace, debug, info, warn, error, critical, off");
+    }
+  }
+  if (auto n = node["json"]) out.json = r.boolean(n, "log.json");
+}
+
+}  // namespace
+
+Config loadString(std::string_view yaml, const std::string& name) {
+  Reader r(name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) r.fail(root, "", "must be a mapping of sections (listen, backend, log)");
+  r.allowOnly(root, "", {"listen", "backend", "log"});
+  Config cfg;
+  cfg.path = name;
+  if (auto n = root["listen"]) readListen(r, n, cfg.listen);
+  if (auto n = root["backend"]) {
+    readBackend(r, n, cfg.backend);
+  } else {
+    r.fail(root, "backend", "is required");
+  }
+  if (auto n = root["log"]) readLog(r, n, cfg.log);
+  if (cfg.listen.announce.empty()) {
+    cfg.listen.announce = cfg.listen.address == "0.0.0.0" ? "127.0.0.1" : cfg.listen.address;
+  }
+  return cfg;
+}
+
+Config loadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return loadString(text.str(), path);
+}
+
+std::string_view modeName(BackendMode mode) {
+  switch (mode) {
+    case BackendMode::kCluster:
+      return "cluster";
+    case BackendMode::kStandalone:
+      return "standalone";
+    case BackendMode::kSentinel:
+      return "sentinel";
+  }
+  return "?";
+}
+
+}  // namespace readthru::config

@@ -1,0 +1,71 @@
+#pragma once
+// readthru's configuration as plain, validated structs. Every value here has been checked:
+// code that receives a Config never re-validates it. See docs/configuration.md.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/units.hpp"
+
+namespace readthru::config {
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+};
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 6380;
+  int threads = 2;
+  int max_clients = 10000;
+  Millis idle_timeout{0};                         // 0: never close idle clients
+  std::uint64_t output_limit = 64 * 1024 * 1024;  // unsent reply bytes per client
+  std::string announce;  // address given in CLUSTER SLOTS/NODES; defaults to `address`
+};
+
+enum class BackendMode { kCluster, kStandalone, kSentinel };
+
+struct BackendConfig {
+  BackendMode mode = BackendMode::kCluster;
+  std::vector<Endpoint> seeds;
+  std::string sentinel_master;  // with mode: sentinel
+  std::string username;
+  std::string password;  // from `password` or the variable named by `password_env`
+  bool read_from_replicas = false;
+  Millis connect_timeout{2000};
+  Millis command_timeout{1000};
+  int connections_per_node = 2;
+};
+
+struct LogConfig {
+  std::string level = "info";
+  bool json = false;
+};
+
+struct Config {
+  std::string path;
+  ListenConfig listen;
+  BackendConfig backend;
+  LogConfig log;
+};
+
+// One clear message: "<file>:<line>: <key>: <problem>".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads and validates a config file. Throws ConfigError; unknown keys are errors.
+Config loadFile(const std::string& path);
+// The same for text already in memory; `name` stands for the file in messages.
+Config loadString(std::string_view yaml, const std::string& name);
+
+std::string_view modeName(BackendMode mode);
+
+}  // namespace readthru::config

@@ -1,0 +1,58 @@
+#include "server/dispatcher.hpp"
+
+#include "resp/writer.hpp"
+#include "server/context.hpp"
+#include "server/session.hpp"
+
+namespace readthru::server {
+
+std::string unknownCommandError(const std::vector<std::string>& args) {
+  // Redis 7 (server.c, processCommand): name cut at 128 bytes, then each argument quoted
+  // and followed by a space until the list passes 128 bytes.
+  std::string list;
+  for (std::size_t i = 1; i < args.size() && list.size() < 128; ++i) {
+    const std::size_t room = 128 - list.size();
+    list += "'";
+    list.append(args[i], 0, room);
+    list += "' ";
+  }
+  return "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: " + list;
+}
+
+std::string wrongArityError(std::string_view command_name) {
+  return "ERR wrong number of arguments for '" + std::string(command_name) + "' command";
+}
+
+Dispatcher::Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend)
+    : ctx_(ctx), stats_(stats), backend_(backend) {}
+
+void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
+  stats_.add(stats_.commands_processed);
+  const command::CommandSpec* spec = command::lookup(args);
+  if (spec == nullptr) {
+    stats_.add(stats_.error_replies);
+    resp::appendError(session.replyNow(), unknownCommandError(args));
+    return;
+  }
+  if (!command::arityOk(*spec, args.size())) {
+    stats_.add(stats_.error_replies);
+    resp::appendError(session.replyNow(), wrongArityError(spec->name));
+    return;
+  }
+  switch (spec->route) {
+    case command::Route::kLocal:
+      local(session, *spec, args);
+      return;
+    case command::Route::kUnsupported:
+      stats_.add(stats_.error_replies);
+      resp::appendError(session.replyNow(), "ERR readthru: '" + std::string(spec->name) +
+                                                "' is not supported through the proxy: " +
+                                                std::string(spec->route_note));
+      return;
+    default:
+      backend_.execute({std::move(args), spec, session.info().id}, session.replyLater());
+      return;
+  }
+}
+
+}  // namespace readthru::server

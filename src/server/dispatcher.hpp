@@ -1,0 +1,45 @@
+#pragma once
+// Decides, for each parsed request, who answers it: readthru itself (PING, HELLO, CLIENT,
+// COMMAND, INFO, the emulated CLUSTER view...), or the backend behind the cache::Backend
+// port. One Dispatcher per io thread. Errors a client sees use Redis's own wording.
+
+#include <string>
+#include <vector>
+
+#include "cache/backend.hpp"
+#include "command/command_table.hpp"
+
+namespace readthru::server {
+
+class Session;
+struct ServerContext;
+struct ThreadStats;
+
+class Dispatcher {
+ public:
+  Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend);
+
+  // Handles one request; `args` may be moved from. Its reply goes into the session's
+  // reply order, now or later.
+  void dispatch(Session& session, std::vector<std::string>& args);
+
+ private:
+  // local_commands.cpp
+  void local(Session& session, const command::CommandSpec& spec, std::vector<std::string>& args);
+  void hello(Session& session, std::vector<std::string>& args);
+  void client(Session& session, std::vector<std::string>& args);
+  // introspection.cpp
+  void commandCommand(std::string& out, const std::vector<std::string>& args);
+  void info(std::string& out, const std::vector<std::string>& args);
+  void cluster(std::string& out, const std::vector<std::string>& args);
+
+  ServerContext& ctx_;
+  ThreadStats& stats_;
+  cache::Backend& backend_;
+};
+
+// Redis's texts, shared by the dispatcher and its tests.
+std::string unknownCommandError(const std::vector<std::string>& args);
+std::string wrongArityError(std::string_view command_name);
+
+}  // namespace readthru::server

@@ -1,0 +1,320 @@
+// Dispatcher: COMMAND, INFO and the emulated CLUSTER view. readthru presents itself to
+// clients as a one-node Redis Cluster that owns all 16,384 slots at its own address, so
+// cluster-aware clients (redis-py RedisCluster, ioredis Cluster, JedisCluster) route every
+// key to readthru and never see a MOVED.
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "command/key_slot.hpp"
+#include "resp/writer.hpp"
+#include "server/context.hpp"
+#include "server/dispatcher.hpp"
+
+namespace readthru::server {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// COMMAND
+
+std::vector<std::string_view> flagNames(std::uint32_t flags) {
+  std::vector<std::string_view> names;
+  for (std::uint32_t bit = 1; bit != 0; bit <<= 1) {
+    if ((flags & bit) == 0) continue;
+    const auto name = command::flagName(static_cast<command::Flag>(bit));
+    if (!name.empty()) names.push_back(name);
+  }
+  return names;
+}
+
+bool isSubcommand(const command::CommandSpec& spec) {
+  return spec.name.find('|') != std::string_view::npos;
+}
+
+void appendCommandEntry(std::string& out, const command::CommandSpec& spec) {
+  // Redis 7 layout: name, arity, flags, first key, last key, step, ACL categories, tips,
+  // key specs, subcommands. readthru leaves categories, tips and key specs empty.
+  std::vector<const command::CommandSpec*> subs;
+  if (!isSubcommand(spec)) {
+    const std::string prefix = std::string(spec.name) + "|";
+    for (const auto& c : command::allCommands()) {
+      if (c.name.starts_with(prefix)) subs.push_back(&c);
+    }
+  }
+  resp::appendArrayHeader(out, 10);
+  resp::appendBulk(out, spec.name);
+  resp::appendInteger(out, spec.arity);
+  const auto flags = flagNames(spec.flags);
+  resp::appendArrayHeader(out, flags.size());
+  for (auto f : flags) resp::appendSimple(out, f);
+  resp::appendInteger(out, spec.first_key);
+  resp::appendInteger(out, spec.last_key);
+  resp::appendInteger(out, spec.step);
+  resp::appendArrayHeader(out, 0);
+  resp::appendArrayHeader(out, 0);
+  resp::appendArrayHeader(out, 0);
+  resp::appendArrayHeader(out, subs.size());
+  for (const auto* s : subs) appendCommandEntry(out, *s);
+}
+
+void appendCommandDocs(std::string& out, const command::CommandSpec& spec) {
+  resp::appendBulk(out, spec.name);
+  resp::appendArrayHeader(out, 6);
+  resp::appendBulk(out, "summary");
+  resp::appendBulk(out, spec.summary);
+  resp::appendBulk(out, "since");
+  resp::appendBulk(out, spec.since);
+  resp::appendBulk(out, "group");
+  resp::appendBulk(out, spec.group);
+}
+
+std::vector<const command::CommandSpec*> topLevelCommands() {
+  std::vector<const command::CommandSpec*> all;
+  for (const auto& c : command::allCommands()) {
+    if (!isSubcommand(c)) all.push_back(&c);
+  }
+  return all;
+}
+
+}  // namespace
+
+void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>& args) {
+  if (args.size() == 1) {
+    const auto all = topLevelCommands();
+    resp::appendArrayHeader(out, all.size());
+    for (const auto* c : all) appendCommandEntry(out, *c);
+    return;
+  }
+  const std::string sub = lower(args[1]);
+  if (sub == "count" && args.size() == 2) {
+    resp::appendInteger(out, static_cast<std::int64_t>(topLevelCommands().size()));
+  } else if (sub == "list" && args.size() == 2) {
+    const auto all = topLevelCommands();
+    resp::appendArrayHeader(out, all.size());
+    for (const auto* c : all) resp::appendBulk(out, c->name);
+  } else if (sub == "info") {
+    if (args.size() == 2) {
+      commandCommand(out, {args[0]});
+      return;
+    }
+    resp::appendArrayHeader(out, args.size() - 2);
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      const auto* spec = command::lookupName(args[i]);
+      if (spec != nullptr) {
+        appendCommandEntry(out, *spec);
+      } else {
+        resp::appendNilArray(out);
+      }
+    }
+  } else if (sub == "docs") {
+    std::vector<const command::CommandSpec*> wanted;
+    if (args.size() == 2) {
+      wanted = topLevelCommands();
+    } else {
+      for (std::size_t i = 2; i < args.size(); ++i) {
+        if (const auto* spec = command::lookupName(args[i])) wanted.push_back(spec);
+      }
+    }
+    resp::appendArrayHeader(out, wanted.size() * 2);
+    for (const auto* c : wanted) appendCommandDocs(out, *c);
+  } else if (sub == "getkeys" && args.size() >= 3) {
+    std::vector<std::string> argv(args.begin() + 2, args.end());
+    const auto* spec = command::lookup(argv);
+    if (spec == nullptr) {
+      resp::appendError(out, "ERR Invalid command specified");
+      return;
+    }
+    if (!command::arityOk(*spec, argv.size())) {
+      resp::appendError(out, "ERR Invalid number of arguments specified for command");
+      return;
+    }
+    auto keys = command::keyPositions(*spec, argv);
+    if (!keys.ok()) {
+      resp::appendError(out, keys.error().message);
+      return;
+    }
+    if (keys->empty()) {
+      resp::appendError(out, "ERR The command has no key arguments");
+      return;
+    }
+    resp::appendArrayHeader(out, keys->size());
+    for (auto k : *keys) resp::appendBulk(out, argv[k]);
+  } else {
+    resp::appendError(out, "ERR unknown subcommand '" + args[1] + "'. Try COMMAND HELP.");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// INFO
+
+void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
+  std::vector<std::string> wanted;
+  for (std::size_t i = 1; i < args.size(); ++i) wanted.push_back(lower(args[i]));
+  const bool all =
+      wanted.empty() || std::find_if(wanted.begin(), wanted.end(), [](const std::string& s) {
+                          return s == "all" || s == "everything" || s == "default";
+                        }) != wanted.end();
+  auto want = [&](std::string_view section) {
+    return all || std::find(wanted.begin(), wanted.end(), section) != wanted.end();
+  };
+  auto sum = [&](std::atomic<std::uint64_t> ThreadStats::*field) {
+    std::uint64_t total = 0;
+    for (const auto& s : ctx_.stats) total += ((*s).*field).load(std::memory_order_relaxed);
+    return total;
+  };
+  std::string text;
+  auto line = [&](std::string_view key, const auto& value) {
+    text.append(key);
+    text.push_back(':');
+    if constexpr (std::is_convertible_v<decltype(value), std::string_view>) {
+      text.append(std::string_view(value));
+    } else {
+      text.append(std::to_string(value));
+    }
+    text.append("\r\n");
+  };
+  const auto now = std::chrono::system_clock::now();
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - ctx_.started).count();
+  if (want("server")) {
+    utsname un{};
+    uname(&un);
+    text += "# Server\r\n";
+    line("redis_version", kRedisVersion);
+    line("readthru_version", std::string_view(READTHRU_VERSION));
+    line("redis_mode", "cluster");
+    line("os", std::string(un.sysname) + " " + un.release + " " + un.machine);
+    line("arch_bits", 64);
+    line("multiplexing_api", "epoll");
+    line("process_id", static_cast<long>(getpid()));
+    line("run_id", ctx_.run_id);
+    line("tcp_port", ctx_.listen.port);
+    line("server_time_usec",
+         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
+    line("uptime_in_seconds", uptime);
+    line("uptime_in_days", uptime / 86400);
+    line("io_threads_active", ctx_.listen.threads > 1 ? 1 : 0);
+    line("config_file", ctx_.config_path);
+    text += "\r\n";
+  }
+  if (want("clients")) {
+    text += "# Clients\r\n";
+    line("connected_clients", ctx_.connected_clients.load(std::memory_order_relaxed));
+    line("maxclients", ctx_.listen.max_clients);
+    line("blocked_clients", 0);
+    text += "\r\n";
+  }
+  if (want("stats")) {
+    text += "# Stats\r\n";
+    line("total_connections_received", sum(&ThreadStats::connections_received));
+    line("total_commands_processed", sum(&ThreadStats::commands_processed));
+    line("total_net_input_bytes", sum(&ThreadStats::net_input_bytes));
+    line("total_net_output_bytes", sum(&ThreadStats::net_output_bytes));
+    line("rejected_connections", sum(&ThreadStats::rejected_connections));
+    line("total_error_replies", sum(&ThreadStats::error_replies));
+    text += "\r\n";
+  }
+  if (want("cluster")) {
+    text += "# Cluster\r\n";
+    line("cluster_enabled", 1);
+    text += "\r\n";
+  }
+  if (want("readthru")) {
+    text += "# Readthru\r\n";
+    line("backend_mode", config::modeName(ctx_.backend_mode));
+    line("protocol_errors", sum(&ThreadStats::protocol_errors));
+    line("output_limit_disconnects", sum(&ThreadStats::output_limit_disconnects));
+    // Backend counters, summed over io threads (each thread has its own router).
+    std::vector<cache::Counter> totals;
+    for (const auto* backend : ctx_.backends) {
+      for (const auto& c : backend->counters()) {
+        auto it = std::find_if(totals.begin(), totals.end(),
+                               [&](const cache::Counter& t) { return t.name == c.name; });
+        if (it == totals.end()) {
+          totals.push_back(c);
+        } else {
+          it->value += c.value;
+        }
+      }
+    }
+    for (const auto& c : totals) line(c.name, c.value);
+    text += "\r\n";
+  }
+  if (text.size() >= 2) text.resize(text.size() - 2);  // no blank line after the last one
+  resp::appendBulk(out, text);
+}
+
+// ---------------------------------------------------------------------------------------
+// CLUSTER: one node, all slots, at readthru's own address.
+
+void Dispatcher::cluster(std::string& out, const std::vector<std::string>& args) {
+  const std::string sub = lower(args[1]);
+  const std::string& host = ctx_.listen.announce;
+  const int port = ctx_.listen.port;
+  if (sub == "slots") {
+    resp::appendArrayHeader(out, 1);
+    resp::appendArrayHeader(out, 3);
+    resp::appendInteger(out, 0);
+    resp::appendInteger(out, command::kSlotCount - 1);
+    resp::appendArrayHeader(out, 4);
+    resp::appendBulk(out, host);
+    resp::appendInteger(out, port);
+    resp::appendBulk(out, ctx_.node_id);
+    resp::appendArrayHeader(out, 0);
+  } else if (sub == "shards") {
+    resp::appendArrayHeader(out, 1);
+    resp::appendArrayHeader(out, 4);
+    resp::appendBulk(out, "slots");
+    resp::appendArrayHeader(out, 2);
+    resp::appendInteger(out, 0);
+    resp::appendInteger(out, command::kSlotCount - 1);
+    resp::appendBulk(out, "nodes");
+    resp::appendArrayHeader(out, 1);
+    resp::appendArrayHeader(out, 14);
+    for (const auto& [k, v] :
+         std::vector<std::pair<std::string, std::string>>{{"id", ctx_.node_id},
+                                                          {"port", ""},
+                                                          {"ip", host},
+                                                          {"endpoint", host},
+                                                          {"role", "master"},
+                                                          {"replication-offset", ""},
+                                                          {"health", "online"}}) {
+      resp::appendBulk(out, k);
+      if (k == "port") {
+        resp::appendInteger(out, port);
+      } else if (k == "replication-offset") {
+        resp::appendInteger(out, 0);
+      } else {
+        resp::appendBulk(out, v);
+      }
+    }
+  } else if (sub == "nodes") {
+    resp::appendBulk(out, ctx_.node_id + " " + host + ":" + std::to_string(port) + "@" +
+                              std::to_string(port + 10000) +
+                              " myself,master - 0 0 1 connected 0-16383\n");
+  } else if (sub == "info") {
+    resp::appendBulk(
+        out,
+        "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:16384\r\n"
+        "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:1\r\n"
+        "cluster_size:1\r\ncluster_current_epoch:1\r\ncluster_my_epoch:1\r\n");
+  } else if (sub == "keyslot" && args.size() == 3) {
+    resp::appendInteger(out, command::keyHashSlot(args[2]));
+  } else if (sub == "myid" && args.size() == 2) {
+    resp::appendBulk(out, ctx_.node_id);
+  } else {
+    resp::appendError(out, "ERR readthru: CLUSTER " + args[1] +
+                               " is not supported (readthru answers SLOTS, SHARDS, NODES, INFO, "
+                               "KEYSLOT and MYID as a one-node cluster)");
+  }
+}
+
+}  // namespace readthru::server

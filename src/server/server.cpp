@@ -1,0 +1,71 @@
+#include "server/server.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/log.hpp"
+#include "server/session.hpp"
+
+namespace readthru::server {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Server::Server(ServerContext& ctx, std::vector<asio::io_context*> ios,
+               std::vector<cache::Backend*> backends)
+    : ctx_(ctx), ios_(std::move(ios)), acceptor_(*ios_.front()) {
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    dispatchers_.push_back(std::make_unique<Dispatcher>(ctx_, *ctx_.stats[i], *backends[i]));
+  }
+}
+
+void Server::listen() {
+  const tcp::endpoint ep(asio::ip::make_address(ctx_.listen.address), ctx_.listen.port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+  bound_port_ = acceptor_.local_endpoint().port();
+  spdlog::info("listening on {}:{} with {} io thread(s)", ctx_.listen.address, bound_port_,
+               ios_.size());
+  accept();
+}
+
+void Server::stopAccepting() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void Server::accept() {
+  const std::size_t thread = next_thread_++ % ios_.size();
+  acceptor_.async_accept(*ios_[thread], [this, thread](boost::system::error_code ec,
+                                                       tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;  // stopAccepting()
+    if (ec) {
+      // EMFILE and friends: keep serving the clients we have, try again shortly.
+      spdlog::warn("accept failed: {}", ec.message());
+      auto timer =
+          std::make_shared<asio::steady_timer>(*ios_.front(), std::chrono::milliseconds(100));
+      timer->async_wait([this, timer](boost::system::error_code) { accept(); });
+      return;
+    }
+    ThreadStats& acceptor_stats = *ctx_.stats.front();  // only this thread writes these two
+    acceptor_stats.add(acceptor_stats.connections_received);
+    if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= ctx_.listen.max_clients) {
+      ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+      acceptor_stats.add(acceptor_stats.rejected_connections);
+      auto sock = std::make_shared<tcp::socket>(std::move(socket));
+      static const std::string kFull = "-ERR max number of clients reached\r\n";
+      asio::async_write(*sock, asio::buffer(kFull), [sock](boost::system::error_code, std::size_t) {
+        boost::system::error_code ignored;
+        sock->close(ignored);
+      });
+    } else {
+      auto session = std::make_shared<Session>(std::move(socket), *dispatchers_[thread], ctx_,
+                                               *ctx_.stats[thread]);
+      asio::post(*ios_[thread], [session] { session->start(); });
+    }
+    accept();
+  });
+}
+
+}  // namespace readthru::server

@@ -1,0 +1,39 @@
+#pragma once
+// The RESP listener. One acceptor hands new connections to the io threads in turn; each
+// connection then lives on its thread with that thread's Dispatcher and backend.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <vector>
+
+#include "cache/backend.hpp"
+#include "server/context.hpp"
+#include "server/dispatcher.hpp"
+
+namespace readthru::server {
+
+class Server {
+ public:
+  // `ios[i]` and `backends[i]` belong to io thread i; ios[0] also runs the acceptor.
+  Server(ServerContext& ctx, std::vector<boost::asio::io_context*> ios,
+         std::vector<cache::Backend*> backends);
+
+  // Binds and starts accepting. Throws std::system_error when the address cannot be bound
+  // (a start-up error, reported with the address).
+  void listen();
+  void stopAccepting();
+  std::uint16_t port() const { return bound_port_; }
+
+ private:
+  void accept();
+
+  ServerContext& ctx_;
+  std::vector<boost::asio::io_context*> ios_;
+  std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::size_t next_thread_ = 0;
+  std::uint16_t bound_port_ = 0;
+};
+
+}  // namespace readthru::server

@@ -1,0 +1,203 @@
+#include "server/session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/log.hpp"
+#include "resp/writer.hpp"
+#include "server/context.hpp"
+#include "server/dispatcher.hpp"
+
+namespace readthru::server {
+namespace asio = boost::asio;
+
+namespace {
+// Replies a client may have outstanding before we stop reading its requests.
+constexpr std::size_t kMaxQueuedReplies = 16 * 1024;
+}  // namespace
+
+Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
+                 ThreadStats& stats)
+    : socket_(std::move(socket)),
+      dispatcher_(dispatcher),
+      ctx_(ctx),
+      stats_(stats),
+      idle_timer_(socket_.get_executor()) {
+  info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
+  boost::system::error_code ec;
+  const auto peer = socket_.remote_endpoint(ec);
+  if (!ec) info_.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
+}
+
+Session::~Session() { ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed); }
+
+void Session::start() {
+  boost::system::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  armIdleTimer();
+  readMore();
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading and dispatching
+
+bool Session::overloaded() const {
+  return queue_.size() >= kMaxQueuedReplies ||
+         out_.size() + writing_.size() >= ctx_.listen.output_limit / 2;
+}
+
+void Session::readMore() {
+  if (reading_ || closing_ || closed_ || overloaded()) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buf_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->reading_ = false;
+                            if (ec == asio::error::eof && !self->closed_) {
+                              // The client is done sending (nc, a half-close): answer
+                              // what it asked, then close.
+                              self->closing_ = true;
+                              self->flush();
+                              return;
+                            }
+                            if (ec || self->closed_) {
+                              self->shutdown();
+                              return;
+                            }
+                            self->onRead(n);
+                          });
+}
+
+void Session::onRead(std::size_t n) {
+  stats_.add(stats_.net_input_bytes, n);
+  info_.last_active = std::chrono::steady_clock::now();
+  std::string_view input(read_buf_, n);
+  while (!input.empty() && !closing_ && !closed_) {
+    std::size_t consumed = 0;
+    const auto status = parser_.parse(input, consumed, args_);
+    input.remove_prefix(consumed);
+    if (status == resp::ParseStatus::kIncomplete) break;
+    if (status == resp::ParseStatus::kError) {
+      // As Redis: answer the protocol error, then close once it is written.
+      stats_.add(stats_.protocol_errors);
+      stats_.add(stats_.error_replies);
+      resp::appendError(replyNow(), "ERR " + parser_.error());
+      closing_ = true;
+      break;
+    }
+    dispatcher_.dispatch(*this, args_);
+  }
+  drainReady();
+  flush();
+  readMore();
+}
+
+// ---------------------------------------------------------------------------------------
+// Replies in order
+
+std::string& Session::replyNow() {
+  if (queue_.empty()) return out_;
+  queue_.push_back({std::string(), true});
+  return queue_.back().bytes;
+}
+
+cache::ReplyCallback Session::replyLater() {
+  queue_.push_back({std::string(), false});
+  const std::uint64_t seq = head_seq_ + queue_.size() - 1;
+  return [self = shared_from_this(), seq](resp::Value v) { self->complete(seq, v); };
+}
+
+void Session::complete(std::uint64_t seq, const resp::Value& v) {
+  if (closed_) return;
+  Slot& slot = queue_[seq - head_seq_];
+  resp::appendValue(slot.bytes, v);
+  if (v.isError()) stats_.add(stats_.error_replies);
+  slot.ready = true;
+  if (seq == head_seq_) {
+    drainReady();
+    scheduleFlush();
+  }
+}
+
+void Session::drainReady() {
+  while (!queue_.empty() && queue_.front().ready) {
+    std::string& bytes = queue_.front().bytes;
+    if (out_.empty()) {
+      out_.swap(bytes);
+    } else {
+      out_.append(bytes);
+    }
+    queue_.pop_front();
+    ++head_seq_;
+  }
+  if (out_.size() > ctx_.listen.output_limit) {
+    // The client does not read its replies: drop it rather than hold unbounded memory.
+    stats_.add(stats_.output_limit_disconnects);
+    spdlog::debug("client {} closed: {} reply bytes unsent (listen.output_limit)", info_.peer,
+                  out_.size());
+    shutdown();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing: one write carries every reply that became ready in one turn of the loop.
+
+void Session::scheduleFlush() {
+  if (flush_posted_ || writing_now_ || closed_) return;
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+    self->readMore();
+  });
+}
+
+void Session::flush() {
+  if (writing_now_ || closed_) return;
+  if (out_.empty()) {
+    if (closing_ && queue_.empty()) shutdown();
+    return;
+  }
+  writing_.swap(out_);
+  writing_now_ = true;
+  asio::async_write(socket_, asio::buffer(writing_),
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                      self->writing_now_ = false;
+                      self->stats_.add(self->stats_.net_output_bytes, n);
+                      self->writing_.clear();
+                      if (ec) {
+                        self->shutdown();
+                        return;
+                      }
+                      self->flush();
+                      self->readMore();
+                    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing
+
+void Session::armIdleTimer() {
+  const auto idle = ctx_.listen.idle_timeout;
+  if (idle.count() == 0 || closed_) return;
+  idle_timer_.expires_after(idle);
+  idle_timer_.async_wait([self = shared_from_this(), idle](boost::system::error_code ec) {
+    if (ec || self->closed_) return;
+    const auto quiet = std::chrono::steady_clock::now() - self->info_.last_active;
+    if (quiet >= idle && self->queue_.empty()) {
+      self->shutdown();
+    } else {
+      self->armIdleTimer();
+    }
+  });
+}
+
+void Session::shutdown() {
+  if (closed_) return;
+  closed_ = true;
+  idle_timer_.cancel();
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+}
+
+}  // namespace readthru::server

@@ -1,0 +1,96 @@
+#pragma once
+// One client connection. Requests are parsed as bytes arrive and dispatched at once;
+// replies leave in request order whatever order the backends answer in (a queue whose
+// ready head is flushed, as Envoy's redis proxy does), and all replies ready after one
+// read leave in one write.
+//
+// Flow control: reading pauses while too many replies are outstanding or too many reply
+// bytes wait to be sent, so a client that pipelines without reading cannot grow our
+// memory; a reply backlog past listen.output_limit closes the connection.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/backend.hpp"
+#include "resp/request_parser.hpp"
+
+namespace readthru::server {
+
+class Dispatcher;
+struct ServerContext;
+struct ThreadStats;
+
+struct ClientInfo {
+  std::uint64_t id = 0;
+  std::string name;
+  std::string lib_name;
+  std::string lib_ver;
+  std::string peer;  // "ip:port"
+  std::chrono::steady_clock::time_point connected = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_active = connected;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(boost::asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
+          ThreadStats& stats);
+  ~Session();
+
+  void start();
+
+  // --- used by the dispatcher, in request order
+  // Buffer for a reply that is ready now; append RESP to it before the next request.
+  std::string& replyNow();
+  // Reserves the next place in the reply order; the callback fills it later (once).
+  cache::ReplyCallback replyLater();
+  // Close the connection once everything before it has been written (QUIT, protocol
+  // errors).
+  void closeAfterReplies() { closing_ = true; }
+
+  ClientInfo& info() { return info_; }
+
+ private:
+  struct Slot {
+    std::string bytes;
+    bool ready = false;
+  };
+
+  void readMore();
+  void onRead(std::size_t n);
+  void complete(std::uint64_t seq, const resp::Value& v);
+  void drainReady();
+  void scheduleFlush();
+  void flush();
+  bool overloaded() const;
+  void armIdleTimer();
+  void shutdown();
+
+  boost::asio::ip::tcp::socket socket_;
+  Dispatcher& dispatcher_;
+  ServerContext& ctx_;
+  ThreadStats& stats_;
+  ClientInfo info_;
+  resp::RequestParser parser_;
+  std::vector<std::string> args_;
+  char read_buf_[16 * 1024];
+
+  std::string out_;             // replies ready to send, in order
+  std::string writing_;         // the batch being written
+  std::deque<Slot> queue_;      // replies behind the first unanswered one
+  std::uint64_t head_seq_ = 0;  // sequence number of queue_.front()
+  std::size_t queued_bytes_ = 0;
+  bool writing_now_ = false;
+  bool flush_posted_ = false;
+  bool reading_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  boost::asio::steady_timer idle_timer_;
+};
+
+}  // namespace readthru::server

@@ -1,0 +1,47 @@
+#pragma once
+// Starts a real readthru binary (the one this build produced) on a free loopback port
+// with a config written for the test, and stops it with SIGTERM at the end.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace readthru::testing {
+
+// The local stack's fixed addresses (scripts/stack).
+inline constexpr const char* kClusterSeeds = R"(["127.0.0.1:7000", "127.0.0.1:7001"])";
+inline constexpr std::uint16_t kClusterFirstPort = 7000;
+inline constexpr std::uint16_t kStandalonePort = 6390;
+inline constexpr std::uint16_t kStandaloneReplicaPort = 6391;
+inline constexpr const char* kSentinels =
+    R"(["127.0.0.1:26390", "127.0.0.1:26391", "127.0.0.1:26392"])";
+
+class ReadthruProcess {
+ public:
+  // `backend_yaml` is the body of the `backend:` section, e.g.
+  // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:`.
+  explicit ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra = "");
+  ~ReadthruProcess();
+  ReadthruProcess(const ReadthruProcess&) = delete;
+  ReadthruProcess& operator=(const ReadthruProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  const std::string& logPath() const { return log_; }
+  // Sends SIGKILL (a crash) or SIGTERM and waits; returns the exit status from waitpid.
+  int stop(bool kill = false);
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::string dir_;
+  std::string log_;
+};
+
+// A cluster-mode backend section for the local stack.
+std::string clusterBackend(const std::string& extra = "");
+
+// Any TCP port on 127.0.0.1 free right now.
+std::uint16_t freePort();
+
+}  // namespace readthru::testing

@@ -1,0 +1,133 @@
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace readthru::config {
+namespace {
+
+constexpr const char* kMinimal = "backend: { seeds: [\"127.0.0.1:7000\"] }\n";
+
+// The error text of loading `yaml`, or "" when it loads.
+std::string errorOf(const std::string& yaml) {
+  try {
+    loadString(yaml, "test.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, ShippedExampleIsValid) {
+  const Config cfg = loadFile(std::string(READTHRU_SOURCE_DIR) + "/config/readthru.yaml");
+  EXPECT_EQ(cfg.listen.port, 6380);
+  EXPECT_EQ(cfg.backend.mode, BackendMode::kCluster);
+  EXPECT_EQ(cfg.backend.seeds.size(), 3u);
+  EXPECT_EQ(cfg.backend.command_timeout, Millis(1000));
+}
+
+TEST(Config, DefaultsFromMinimalFile) {
+  const Config cfg = loadString(kMinimal, "t.yaml");
+  EXPECT_EQ(cfg.listen.address, "127.0.0.1");
+  EXPECT_EQ(cfg.listen.port, 6380);
+  EXPECT_EQ(cfg.listen.threads, 2);
+  EXPECT_EQ(cfg.listen.max_clients, 10000);
+  EXPECT_EQ(cfg.listen.announce, "127.0.0.1");
+  EXPECT_EQ(cfg.backend.seeds[0].host, "127.0.0.1");
+  EXPECT_EQ(cfg.backend.seeds[0].port, 7000);
+  EXPECT_EQ(cfg.log.level, "info");
+}
+
+TEST(Config, ReadsEveryKey) {
+  ::setenv("READTHRU_TEST_PW", "s3cret", 1);
+  const Config cfg = loadString(R"(
+listen: { address: 0.0.0.0, port: 7777, threads: 4, max_clients: 50, idle_timeout: 30s, output_limit: 1mb }
+backend:
+  mode: sentinel
+  seeds: ["10.0.0.1:26379", "sentinel-b:26379"]
+  sentinel: { master: mymaster }
+  username: app
+  password_env: READTHRU_TEST_PW
+  read_from_replicas: true
+  connect_timeout: 500ms
+  command_timeout: 2s
+  connections_per_node: 4
+log: { level: debug, json: true }
+)",
+                                "t.yaml");
+  EXPECT_EQ(cfg.listen.port, 7777);
+  EXPECT_EQ(cfg.listen.threads, 4);
+  EXPECT_EQ(cfg.listen.idle_timeout, Millis(30'000));
+  EXPECT_EQ(cfg.listen.output_limit, 1024u * 1024);
+  EXPECT_EQ(cfg.listen.announce, "127.0.0.1");  // 0.0.0.0 is not an address to give out
+  EXPECT_EQ(cfg.backend.mode, BackendMode::kSentinel);
+  EXPECT_EQ(cfg.backend.sentinel_master, "mymaster");
+  EXPECT_EQ(cfg.backend.seeds[1].host, "sentinel-b");
+  EXPECT_EQ(cfg.backend.password, "s3cret");
+  EXPECT_EQ(cfg.backend.username, "app");
+  EXPECT_TRUE(cfg.backend.read_from_replicas);
+  EXPECT_EQ(cfg.backend.connect_timeout, Millis(500));
+  EXPECT_EQ(cfg.backend.connections_per_node, 4);
+  EXPECT_EQ(cfg.log.level, "debug");
+  EXPECT_TRUE(cfg.log.json);
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  EXPECT_EQ(errorOf("listen:\n  port: 99999\nbackend: { seeds: [\"a:1\"] }\n"),
+            "test.yaml:2: listen.port: must be an integer from 1 to 65535, got '99999'");
+  EXPECT_EQ(errorOf("listen:\n  prot: 1\nbackend: { seeds: [\"a:1\"] }\n"),
+            "test.yaml:2: listen.prot: unknown key");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "extra: 1\n"), "test.yaml:2: extra: unknown key");
+}
+
+TEST(Config, RejectsBadValues) {
+  const std::string seeds = "  seeds: [\"127.0.0.1:7000\"]\n";
+  EXPECT_NE(errorOf("backend:\n  mode: clustr\n" + seeds)
+                .find("backend.mode: must be cluster, standalone or sentinel"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  command_timeout: 5\n" + seeds)
+                .find("test.yaml:2: backend.command_timeout: must be a duration"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  command_timeout: 0\n" + seeds).find("must be more than 0"),
+            std::string::npos);
+  EXPECT_NE(
+      errorOf("backend:\n  seeds: [\"nohost\"]\n").find("backend.seeds[0]: must be host:port"),
+      std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  seeds: [\"h:0\"]\n").find("port from 1 to 65535"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  seeds: []\n").find("backend.seeds: must be a non-empty list"),
+            std::string::npos);
+  EXPECT_NE(errorOf("listen: { port: 1 }\n").find("backend: is required"), std::string::npos);
+  EXPECT_NE(
+      errorOf("backend:\n  mode: sentinel\n" + seeds).find("backend.sentinel.master: is required"),
+      std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  mode: standalone\n  seeds: [\"a:1\", \"b:2\"]\n")
+                .find("exactly one server"),
+            std::string::npos);
+  EXPECT_NE(
+      errorOf("backend:\n  read_from_replicas: maybe\n" + seeds).find("must be true or false"),
+      std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  password_env: READTHRU_SURELY_UNSET_VAR\n" + seeds)
+                .find("READTHRU_SURELY_UNSET_VAR is not set"),
+            std::string::npos);
+  EXPECT_NE(errorOf("listen: { output_limit: 12parsecs }\n" + std::string(kMinimal))
+                .find("listen.output_limit: must be a size"),
+            std::string::npos);
+  EXPECT_NE(
+      errorOf("log: { level: loud }\n" + std::string(kMinimal)).find("log.level: must be one of"),
+      std::string::npos);
+  EXPECT_NE(errorOf("listen: [1, 2]\n" + std::string(kMinimal)).find("listen: must be a mapping"),
+            std::string::npos);
+}
+
+TEST(Config, InvalidYamlNamesTheLine) {
+  const std::string e = errorOf("listen:\n  port: [1\nbackend: {}\n");
+  EXPECT_EQ(e.rfind("test.yaml:", 0), 0u);
+  EXPECT_NE(e.find("invalid YAML"), std::string::npos);
+}
+
+TEST(Config, MissingFile) { EXPECT_THROW(loadFile("/nonexistent/readthru.yaml"), ConfigError); }
+
+}  // namespace
+}  // namespace readthru::config
