@@ -180,9 +180,9 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
         return;
       }
     }
-    if (startsWith(e, "TRYAGAIN") && req->redirects < kMaxRedirects) {
-      // A multi-key command met a slot in the middle of a migration: Redis asks to retry.
-      ++req->redirects;
+    if (startsWith(e, "TRYAGAIN") && tryAgainLater(*req)) {
+      // A multi-key command met a slot in the middle of a migration, its keys split
+      // between the two nodes: Redis asks to retry once the rest has moved.
       ++stats_.tryagain;
       auto timer = std::make_shared<boost::asio::steady_timer>(io_, kTryAgainDelay);
       timer->async_wait([this, timer, slot, req](boost::system::error_code ec) {
@@ -196,6 +196,20 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
     }
   }
   req->done(std::move(v));
+}
+
+// Whether a request that got -TRYAGAIN may be retried. Keys stay split for as long as
+// the migration of their slot takes (seconds with many keys), far longer than a few
+// redirects: so retries run until command_timeout after the first -TRYAGAIN, and each
+// retry gets a fresh redirect budget (a retry goes to the source again, which may answer
+// -ASK before the target answers -TRYAGAIN once more). A client sees -TRYAGAIN only when
+// the split outlasts the deadline.
+bool Router::tryAgainLater(Request& req) const {
+  const auto now = Clock::now();
+  if (req.retry_until == Clock::time_point{}) req.retry_until = now + cfg_.command_timeout;
+  if (now + kTryAgainDelay > req.retry_until) return false;
+  req.redirects = 0;
+  return true;
 }
 
 NodeConnection& Router::connection(const config::Endpoint& node, NodeKind kind,

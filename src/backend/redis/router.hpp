@@ -59,6 +59,7 @@ class Router : public cache::Backend {
     std::uint64_t affinity = 0;  // keeps one client's commands on one connection, in order
     bool read_only = false;
     int redirects = 0;
+    Clock::time_point retry_until{};  // TRYAGAIN retries stop here (set by the first one)
     cache::ReplyCallback done;
   };
   using RequestPtr = std::shared_ptr<Request>;
@@ -76,6 +77,7 @@ class Router : public cache::Backend {
               bool asking);
   void onReply(const config::Endpoint& node, std::uint16_t slot, RequestPtr req, resp::Value v);
   void sendToAnyMaster(RequestPtr req);
+  bool tryAgainLater(Request& req) const;
   NodeConnection& connection(const config::Endpoint& node, NodeKind kind, std::uint64_t affinity);
   void waitForTopology(cache::Command& cmd, cache::ReplyCallback& done);
 
@@ -105,6 +107,7 @@ class Router : public cache::Backend {
   bool stopped_ = false;
   Clock::time_point next_sentinel_poll_{};
   std::string last_refresh_error_;
+  std::string logged_refresh_error_;  // the refresh failure last logged; empty once it works
   std::size_t any_node_rr_ = 0;
   Stats stats_;
 };

@@ -109,8 +109,13 @@ void Router::tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candi
   if (stopped_) return;
   if (i >= candidates->size()) {
     refreshing_ = false;
-    spdlog::warn("redis cluster: could not read the slot map from any node ({})",
-                 last_refresh_error_);
+    // Retried every 100 ms while requests wait: log when the failure starts or changes,
+    // not on every attempt.
+    if (last_refresh_error_ != logged_refresh_error_) {
+      spdlog::warn("redis cluster: could not read the slot map from any node ({})",
+                   last_refresh_error_);
+      logged_refresh_error_ = last_refresh_error_;
+    }
     if (!waiting_.empty()) refreshSoon();
     return;
   }
@@ -126,6 +131,10 @@ void Router::tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candi
           return;
         }
         refreshing_ = false;
+        if (!logged_refresh_error_.empty()) {
+          spdlog::info("redis cluster: slot map read from {} again", node.str());
+          logged_refresh_error_.clear();
+        }
         applyMap(std::move(*map));
       });
 }
