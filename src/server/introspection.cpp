@@ -77,6 +77,53 @@ void appendCommandDocs(std::string& out, const command::CommandSpec& spec) {
   resp::appendBulk(out, spec.group);
 }
 
+// Positions first..last by step, as Redis's range key spec finds them: positions past the
+// end are skipped, so an incomplete last pair of MSET still names its key (Redis 7.0 does).
+std::vector<std::size_t> rangeKeys(const command::CommandSpec& spec, std::size_t argc) {
+  std::vector<std::size_t> keys;
+  const auto n = static_cast<long long>(argc);
+  const long long last = spec.last_key >= 0 ? spec.last_key : n + spec.last_key;
+  const long long step = spec.step > 0 ? spec.step : 1;
+  for (long long i = spec.first_key; i > 0 && i <= last && i < n; i += step) {
+    keys.push_back(static_cast<std::size_t>(i));
+  }
+  return keys;
+}
+
+// COMMAND GETKEYS <command...> with Redis 7.0's checks in Redis's order
+// (getKeysSubcommandImpl): known command, has keys at all, arity, then the keys; a command
+// whose keys are optional (EVAL with 0 or too many keys) answers an empty list.
+void commandGetKeys(std::string& out, const std::vector<std::string>& argv) {
+  const auto* spec = command::lookup(argv);
+  if (spec == nullptr) {
+    resp::appendError(out, "ERR Invalid command specified");
+    return;
+  }
+  const bool movable = spec->has(command::kMovableKeys);
+  if (spec->first_key <= 0 && !movable) {
+    resp::appendError(out, "ERR The command has no key arguments");
+    return;
+  }
+  if (!command::arityOk(*spec, argv.size())) {
+    resp::appendError(out, "ERR Invalid number of arguments specified for command");
+    return;
+  }
+  std::vector<std::size_t> keys;
+  if (movable) {
+    // keyPositions() answers the command's own error for bad numkeys; GETKEYS does not.
+    auto found = command::keyPositions(*spec, argv);
+    if (found.ok()) keys = std::move(*found);
+  } else {
+    keys = rangeKeys(*spec, argv.size());
+  }
+  if (keys.empty() && !spec->has(command::kNoMandatoryKeys)) {
+    resp::appendError(out, "ERR Invalid arguments specified for command");
+    return;
+  }
+  resp::appendArrayHeader(out, keys.size());
+  for (auto k : keys) resp::appendBulk(out, argv[k]);
+}
+
 std::vector<const command::CommandSpec*> topLevelCommands() {
   std::vector<const command::CommandSpec*> all;
   for (const auto& c : command::allCommands()) {
@@ -127,27 +174,7 @@ void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>
     resp::appendArrayHeader(out, wanted.size() * 2);
     for (const auto* c : wanted) appendCommandDocs(out, *c);
   } else if (sub == "getkeys" && args.size() >= 3) {
-    std::vector<std::string> argv(args.begin() + 2, args.end());
-    const auto* spec = command::lookup(argv);
-    if (spec == nullptr) {
-      resp::appendError(out, "ERR Invalid command specified");
-      return;
-    }
-    if (!command::arityOk(*spec, argv.size())) {
-      resp::appendError(out, "ERR Invalid number of arguments specified for command");
-      return;
-    }
-    auto keys = command::keyPositions(*spec, argv);
-    if (!keys.ok()) {
-      resp::appendError(out, keys.error().message);
-      return;
-    }
-    if (keys->empty()) {
-      resp::appendError(out, "ERR The command has no key arguments");
-      return;
-    }
-    resp::appendArrayHeader(out, keys->size());
-    for (auto k : *keys) resp::appendBulk(out, argv[k]);
+    commandGetKeys(out, std::vector<std::string>(args.begin() + 2, args.end()));
   } else {
     resp::appendError(out, "ERR unknown subcommand '" + args[1] + "'. Try COMMAND HELP.");
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <optional>
 
 #include "resp/writer.hpp"
 #include "server/context.hpp"
@@ -22,6 +24,18 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+// A 64-bit integer as Redis's string2ll reads it: an optional '-', no '+', no spaces, no
+// leading zeros, no "-0", at most 20 characters.
+std::optional<long long> parseRedisInteger(std::string_view s) {
+  if (s.empty() || s.size() > 20 || s == "-0") return std::nullopt;
+  const std::string_view digits = s[0] == '-' ? s.substr(1) : s;
+  if (digits.empty() || (digits[0] == '0' && digits.size() > 1)) return std::nullopt;
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  return value;
 }
 
 // Redis refuses names with spaces, newlines or other non-printable characters.
@@ -81,17 +95,14 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
 void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
   std::string& out = session.replyNow();
   if (args.size() >= 2) {
-    const std::string& ver = args[1];
-    if (ver.empty() || ver.size() > 9 || !std::all_of(ver.begin(), ver.end(), ::isdigit)) {
+    // As Redis (hello): any integer parses ("-1" and "4" are NOPROTO), "02" or "+2" do not.
+    const auto ver = parseRedisInteger(args[1]);
+    if (!ver) {
       resp::appendError(out, "ERR Protocol version is not an integer or out of range");
       return;
     }
-    const long v = std::stol(ver);
-    if (v < 2 || v > 3) {
-      resp::appendError(out, "NOPROTO unsupported protocol version");
-      return;
-    }
-    if (v == 3) {
+    // RESP3 is not served: 3 is refused like any version Redis does not know.
+    if (*ver != 2) {
       resp::appendError(out, "NOPROTO unsupported protocol version");
       return;
     }
@@ -100,7 +111,8 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
   bool set_name = false;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const bool more = i + 1 < args.size();
-    if (equalsIgnoreCase(args[i], "AUTH")) {
+    // AUTH takes two arguments; with fewer it is a syntax error, as in Redis.
+    if (equalsIgnoreCase(args[i], "AUTH") && i + 2 < args.size()) {
       // As the AUTH command: readthru has no users of its own until ACL support lands.
       resp::appendError(out, "ERR readthru: 'auth' is not supported through the proxy yet");
       return;

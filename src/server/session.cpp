@@ -43,7 +43,7 @@ void Session::start() {
 
 bool Session::overloaded() const {
   return queue_.size() >= kMaxQueuedReplies ||
-         out_.size() + writing_.size() >= ctx_.listen.output_limit / 2;
+         out_.size() + writing_.size() + queued_bytes_ >= ctx_.listen.output_limit / 2;
 }
 
 void Session::readMore() {
@@ -85,6 +85,10 @@ void Session::onRead(std::size_t n) {
       break;
     }
     dispatcher_.dispatch(*this, args_);
+    // A local reply behind an unanswered one waits in the queue: it is backlog too.
+    if (!queue_.empty() && queue_.back().ready && queue_.back().counted == 0) {
+      countQueued(queue_.back());
+    }
   }
   drainReady();
   flush();
@@ -115,7 +119,17 @@ void Session::complete(std::uint64_t seq, const resp::Value& v) {
   if (seq == head_seq_) {
     drainReady();
     scheduleFlush();
+  } else {
+    // Waits behind a slower reply: it counts against output_limit like unsent bytes, or
+    // one slow reply would let the thousands behind it pile up without bound.
+    countQueued(slot);
+    backlogTooBig();
   }
+}
+
+void Session::countQueued(Slot& slot) {
+  slot.counted = slot.bytes.size();
+  queued_bytes_ += slot.counted;
 }
 
 void Session::drainReady() {
@@ -126,16 +140,23 @@ void Session::drainReady() {
     } else {
       out_.append(bytes);
     }
+    queued_bytes_ -= queue_.front().counted;
     queue_.pop_front();
     ++head_seq_;
   }
-  if (out_.size() > ctx_.listen.output_limit) {
-    // The client does not read its replies: drop it rather than hold unbounded memory.
-    stats_.add(stats_.output_limit_disconnects);
-    spdlog::debug("client {} closed: {} reply bytes unsent (listen.output_limit)", info_.peer,
-                  out_.size());
-    shutdown();
-  }
+  backlogTooBig();
+}
+
+bool Session::backlogTooBig() {
+  const std::size_t backlog = out_.size() + queued_bytes_;
+  if (closed_ || backlog <= ctx_.listen.output_limit) return false;
+  // The client does not read its replies (or one slow reply holds back a flood of others):
+  // drop it rather than hold unbounded memory.
+  stats_.add(stats_.output_limit_disconnects);
+  spdlog::debug("client {} closed: {} reply bytes unsent (listen.output_limit)", info_.peer,
+                backlog);
+  shutdown();
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------

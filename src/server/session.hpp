@@ -59,6 +59,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Slot {
     std::string bytes;
     bool ready = false;
+    std::size_t counted = 0;  // bytes of this slot included in queued_bytes_
   };
 
   void readMore();
@@ -68,6 +69,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void scheduleFlush();
   void flush();
   bool overloaded() const;
+  void countQueued(Slot& slot);
+  bool backlogTooBig();
   void armIdleTimer();
   void shutdown();
 
@@ -80,11 +83,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::string> args_;
   char read_buf_[16 * 1024];
 
-  std::string out_;             // replies ready to send, in order
-  std::string writing_;         // the batch being written
-  std::deque<Slot> queue_;      // replies behind the first unanswered one
-  std::uint64_t head_seq_ = 0;  // sequence number of queue_.front()
-  std::size_t queued_bytes_ = 0;
+  std::string out_;               // replies ready to send, in order
+  std::string writing_;           // the batch being written
+  std::deque<Slot> queue_;        // replies behind the first unanswered one
+  std::uint64_t head_seq_ = 0;    // sequence number of queue_.front()
+  std::size_t queued_bytes_ = 0;  // reply bytes ready in queue_ behind an unanswered one
   bool writing_now_ = false;
   bool flush_posted_ = false;
   bool reading_ = false;

@@ -18,7 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include "clean_exit.hpp"
 #include "client.hpp"
 #include "cluster_admin.hpp"
 #include "readthru_process.hpp"
@@ -98,7 +97,7 @@ class Cluster : public ::testing::Test {
   static void SetUpTestSuite() { proc_ = new ReadthruProcess(clusterBackend()); }
   static void TearDownTestSuite() {
     if (proc_ == nullptr) return;  // it failed to start
-    const std::string problems = stopAndCheckExit(*proc_);
+    const std::string problems = proc_->stopAndCheck();
     delete proc_;
     proc_ = nullptr;
     EXPECT_EQ(problems, "");
@@ -477,7 +476,7 @@ TEST(ClusterReplicas, ReadFromReplicasSendsGetsToTheSlotsReplica) {
   EXPECT_EQ(show(c.call({"SET", key, "again"})), "OK");
   EXPECT_EQ(show(Client(owner.master).call({"GET", key})), "again");
   EXPECT_EQ(show(c.call({"DEL", key})), "(integer) 1");
-  EXPECT_EQ(stopAndCheckExit(proc), "");
+  EXPECT_EQ(proc.stopAndCheck(), "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -500,7 +499,7 @@ TEST(ClusterUnreachable, StartsAnswersLocallyAndFailsRequestsWithinTheTimeout) {
     EXPECT_LT(took, 500ms + 1500ms) << cmd[0];
   }
   EXPECT_EQ(show(c.call({"PING"})), "PONG");
-  EXPECT_EQ(stopAndCheckExit(proc), "");
+  EXPECT_EQ(proc.stopAndCheck(), "");
 }
 
 }  // namespace

@@ -16,7 +16,6 @@
 #include <thread>
 #include <vector>
 
-#include "clean_exit.hpp"
 #include "client.hpp"
 #include "cluster_admin.hpp"
 #include "readthru_process.hpp"
@@ -134,7 +133,7 @@ class Migration : public ::testing::Test {
   // Puts the slot back on its original master, whatever state the test left it in.
   void TearDown() override {
     if (proc_) {
-      EXPECT_EQ(stopAndCheckExit(*proc_), "");
+      EXPECT_EQ(proc_->stopAndCheck(), "");
       proc_.reset();
     }
     const std::string s = std::to_string(slot_);

@@ -9,7 +9,10 @@ namespace {
 
 constexpr Millis kSweepInterval{100};
 constexpr Millis kRefreshDelay{100};  // coalesces a burst of MOVED/broken connections
-constexpr Millis kSentinelPoll{1000};
+// Sentinel is asked for the master this often: after a failover, writes still go to the
+// old master (which accepts them until it is demoted, and then loses them) for at most
+// this long. Subscribing to +switch-master would narrow it further.
+constexpr Millis kSentinelPoll{100};
 
 bool sameNode(const config::Endpoint& a, const config::Endpoint& b) {
   return a.port == b.port && a.host == b.host;

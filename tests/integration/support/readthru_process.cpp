@@ -1,6 +1,7 @@
 #include "readthru_process.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -84,8 +86,28 @@ int ReadthruProcess::stop(bool kill) {
   return status;
 }
 
+std::string ReadthruProcess::stopAndCheck() {
+  const int status = stop();
+  std::ifstream in(log_);
+  std::stringstream log;
+  log << in.rdbuf();
+  const std::string text = log.str();
+  std::string problems;
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    const auto at = text.find(marker);
+    if (at != std::string::npos) problems += text.substr(at, 2000) + "\n";
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    problems += "readthru exit status " + std::to_string(status) + "\n";
+  }
+  return problems;
+}
+
 ReadthruProcess::~ReadthruProcess() {
-  stop();
+  if (pid_ > 0) {
+    const std::string problems = stopAndCheck();
+    if (!problems.empty()) ADD_FAILURE() << "readthru (log " << log_ << "):\n" << problems;
+  }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }

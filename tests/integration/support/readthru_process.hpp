@@ -30,6 +30,11 @@ class ReadthruProcess {
   const std::string& logPath() const { return log_; }
   // Sends SIGKILL (a crash) or SIGTERM and waits; returns the exit status from waitpid.
   int stop(bool kill = false);
+  // Stops with SIGTERM; returns "" when readthru exited with status 0 and its log holds no
+  // sanitizer report, else what went wrong (with the report). The destructor runs this
+  // check for a process still running and fails the current test on a problem, so a
+  // sanitizer report from readthru itself never goes unseen.
+  std::string stopAndCheck();
 
  private:
   pid_t pid_ = -1;
