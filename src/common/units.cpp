@@ -5,6 +5,8 @@
 #include <limits>
 #include <string>
 
+#include "common/text.hpp"
+
 namespace readthru {
 namespace {
 

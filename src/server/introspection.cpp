@@ -10,18 +10,13 @@
 #include <cctype>
 
 #include "command/key_slot.hpp"
+#include "common/text.hpp"
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
 
 namespace readthru::server {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // COMMAND
@@ -141,7 +136,7 @@ void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>
     for (const auto* c : all) appendCommandEntry(out, *c);
     return;
   }
-  const std::string sub = lower(args[1]);
+  const std::string sub = toLower(args[1]);
   if (sub == "count" && args.size() == 2) {
     resp::appendInteger(out, static_cast<std::int64_t>(topLevelCommands().size()));
   } else if (sub == "list" && args.size() == 2) {
@@ -185,7 +180,7 @@ void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>
 
 void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
   std::vector<std::string> wanted;
-  for (std::size_t i = 1; i < args.size(); ++i) wanted.push_back(lower(args[i]));
+  for (std::size_t i = 1; i < args.size(); ++i) wanted.push_back(toLower(args[i]));
   const bool all =
       wanted.empty() || std::find_if(wanted.begin(), wanted.end(), [](const std::string& s) {
                           return s == "all" || s == "everything" || s == "default";
@@ -283,7 +278,7 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
 // CLUSTER: one node, all slots, at readthru's own address.
 
 void Dispatcher::cluster(std::string& out, const std::vector<std::string>& args) {
-  const std::string sub = lower(args[1]);
+  const std::string sub = toLower(args[1]);
   const std::string& host = ctx_.listen.announce;
   const int port = ctx_.listen.port;
   if (sub == "slots") {

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <optional>
 
+#include "common/text.hpp"
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
@@ -12,19 +13,6 @@
 
 namespace readthru::server {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // A 64-bit integer as Redis's string2ll reads it: an optional '-', no '+', no spaces, no
 // leading zeros, no "-0", at most 20 characters.
@@ -48,7 +36,7 @@ bool validClientName(std::string_view name) {
 void Dispatcher::local(Session& session, const command::CommandSpec& spec,
                        std::vector<std::string>& args) {
   std::string& out = session.replyNow();
-  const std::string name = lower(args[0]);
+  const std::string name = toLower(args[0]);
   if (name == "ping") {
     if (args.size() > 2) {
       resp::appendError(out, wrongArityError("ping"));
@@ -151,7 +139,7 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
 void Dispatcher::client(Session& session, std::vector<std::string>& args) {
   std::string& out = session.replyNow();
   ClientInfo& me = session.info();
-  const std::string sub = lower(args[1]);
+  const std::string sub = toLower(args[1]);
   if (sub == "setname" && args.size() == 3) {
     if (!validClientName(args[2])) {
       resp::appendError(out,
@@ -169,7 +157,7 @@ void Dispatcher::client(Session& session, std::vector<std::string>& args) {
   } else if (sub == "id" && args.size() == 2) {
     resp::appendInteger(out, static_cast<std::int64_t>(me.id));
   } else if (sub == "setinfo" && args.size() == 4) {
-    const std::string attr = lower(args[2]);
+    const std::string attr = toLower(args[2]);
     if (attr == "lib-name") {
       me.lib_name = args[3];
     } else if (attr == "lib-ver") {
