@@ -105,7 +105,7 @@ class Router : public cache::Backend {
   bool refreshing_ = false;
   bool refresh_timer_armed_ = false;
   bool stopped_ = false;
-  Clock::time_point next_sentinel_poll_{};
+  Clock::time_point next_refresh_{};  // periodic topology read (Sentinel poll, slot map)
   std::string last_refresh_error_;
   std::string logged_refresh_error_;  // the refresh failure last logged; empty once it works
   std::size_t any_node_rr_ = 0;

@@ -13,6 +13,9 @@ constexpr Millis kRefreshDelay{100};  // coalesces a burst of MOVED/broken conne
 // old master (which accepts them until it is demoted, and then loses them) for at most
 // this long. Subscribing to +switch-master would narrow it further.
 constexpr Millis kSentinelPoll{100};
+// The slot map is also re-read this often in cluster mode, so changes that cause no
+// redirect (a replica added or promoted, a node that came back) are seen too.
+constexpr Millis kClusterRefresh{5000};
 
 bool sameNode(const config::Endpoint& a, const config::Endpoint& b) {
   return a.port == b.port && a.host == b.host;
@@ -65,8 +68,9 @@ void Router::sweep() {
       ++it;
     }
   }
-  if (cfg_.mode == config::BackendMode::kSentinel && now >= next_sentinel_poll_) {
-    next_sentinel_poll_ = now + kSentinelPoll;
+  if (cfg_.mode != config::BackendMode::kStandalone && now >= next_refresh_) {
+    next_refresh_ =
+        now + (cfg_.mode == config::BackendMode::kSentinel ? kSentinelPoll : kClusterRefresh);
     refresh();
   }
   sweep_timer_.expires_after(kSweepInterval);
