@@ -31,12 +31,14 @@ Application::Application(config::Config cfg) : cfg_(std::move(cfg)) {}
 
 int Application::run() {
   const int threads = cfg_.listen.threads;
+  // Declared first, destroyed last: sessions still queued in an io_context are destroyed
+  // with it, and they use the context (client count) as they go.
+  server::ServerContext ctx;
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::vector<std::unique_ptr<backend::redis::Router>> routers;
   // backend.connections_per_node is for the whole process; each io thread owns a share.
   const int per_thread = std::max(1, cfg_.backend.connections_per_node / threads);
 
-  server::ServerContext ctx;
   ctx.listen = cfg_.listen;
   ctx.backend_mode = cfg_.backend.mode;
   ctx.config_path = cfg_.path;

@@ -100,5 +100,18 @@ TEST_F(Basic, QuitClosesAfterOk) {
   EXPECT_TRUE(c.closedByPeer());
 }
 
+// SIGTERM while clients are connected and requests are in flight: readthru exits with
+// status 0 and (in the sanitizer build) without a report.
+TEST(Shutdown, CleanWithClientsConnected) {
+  ReadthruProcess proc(clusterBackend());
+  Client idle(proc.port());
+  Client busy(proc.port());
+  EXPECT_EQ(show(idle.call({"PING"})), "PONG");
+  std::string pipeline;
+  for (int i = 0; i < 2000; ++i) pipeline += "*2\r\n$3\r\nGET\r\n$9\r\nshutdown:\r\n";
+  busy.sendRaw(pipeline);
+  EXPECT_EQ(proc.stopAndCheck(), "");
+}
+
 }  // namespace
 }  // namespace readthru::testing
