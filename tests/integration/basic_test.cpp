@@ -5,20 +5,12 @@
 
 #include "client.hpp"
 #include "readthru_process.hpp"
+#include "shared_readthru.hpp"
 
 namespace readthru::testing {
 namespace {
 
-class Basic : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { proc_ = new ReadthruProcess(clusterBackend()); }
-  static void TearDownTestSuite() {
-    delete proc_;
-    proc_ = nullptr;
-  }
-  static ReadthruProcess* proc_;
-};
-ReadthruProcess* Basic::proc_ = nullptr;
+class Basic : public SharedClusterReadthru {};
 
 TEST_F(Basic, PingEchoAndPassThrough) {
   Client c(proc_->port());

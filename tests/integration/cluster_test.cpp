@@ -22,6 +22,7 @@
 #include "cluster_admin.hpp"
 #include "readthru_process.hpp"
 #include "resp/writer.hpp"
+#include "shared_readthru.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -92,19 +93,7 @@ std::int64_t directDbsizeSum() {
   return sum;
 }
 
-class Cluster : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { proc_ = new ReadthruProcess(clusterBackend()); }
-  static void TearDownTestSuite() {
-    if (proc_ == nullptr) return;  // it failed to start
-    const std::string problems = proc_->stopAndCheck();
-    delete proc_;
-    proc_ = nullptr;
-    EXPECT_EQ(problems, "");
-  }
-  static ReadthruProcess* proc_;
-};
-ReadthruProcess* Cluster::proc_ = nullptr;
+class Cluster : public SharedClusterReadthru {};
 
 // ---------------------------------------------------------------------------------------
 // Multi-key commands

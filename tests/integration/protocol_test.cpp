@@ -16,6 +16,7 @@
 #include "raw_conn.hpp"
 #include "readthru_process.hpp"
 #include "resp/writer.hpp"
+#include "shared_readthru.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -45,16 +46,7 @@ long long connectedClients(Client& c) {
   return infoField(c, "clients", "connected_clients").value_or(-1);
 }
 
-class Protocol : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { proc_ = new ReadthruProcess(clusterBackend()); }
-  static void TearDownTestSuite() {
-    delete proc_;
-    proc_ = nullptr;
-  }
-  static ReadthruProcess* proc_;
-};
-ReadthruProcess* Protocol::proc_ = nullptr;
+class Protocol : public SharedClusterReadthru {};
 
 // ---------------------------------------------------------------------------------------
 // Malformed requests
