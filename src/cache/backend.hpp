@@ -41,9 +41,6 @@ class Backend {
   // answer is known at once (a malformed command, no reachable node).
   virtual void execute(Command cmd, ReplyCallback done) = 0;
 
-  // One-node view for the emulated CLUSTER commands and INFO: "cluster", "standalone"...
-  virtual std::string describe() const = 0;
-
   // Counters for INFO. Safe to call from any thread.
   virtual std::vector<Counter> counters() const = 0;
 };

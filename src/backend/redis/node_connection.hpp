@@ -60,8 +60,6 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   void onBroken(std::function<void()> fn) { on_broken_ = std::move(fn); }
 
   const config::Endpoint& endpoint() const { return endpoint_; }
-  bool ready() const { return state_ == State::kReady; }
-  std::size_t inFlight() const { return pending_.size(); }
 
  private:
   enum class State { kIdle, kConnecting, kReady, kBackoff };

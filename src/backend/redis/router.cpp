@@ -55,8 +55,6 @@ Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int conne
 
 Router::~Router() { stop(); }
 
-std::string Router::describe() const { return std::string(config::modeName(cfg_.mode)); }
-
 std::vector<cache::Counter> Router::counters() const {
   return {
       {"backend_moved_redirects", stats_.moved.load(std::memory_order_relaxed)},

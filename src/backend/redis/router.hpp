@@ -39,7 +39,6 @@ class Router : public cache::Backend {
   void stop();
 
   void execute(cache::Command cmd, cache::ReplyCallback done) override;
-  std::string describe() const override;
   std::vector<cache::Counter> counters() const override;
 
  private:
