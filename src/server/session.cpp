@@ -112,14 +112,18 @@ cache::ReplyCallback Session::replyLater() {
 
 void Session::complete(std::uint64_t seq, const resp::Value& v) {
   if (closed_) return;
-  Slot& slot = queue_[seq - head_seq_];
-  resp::appendValue(slot.bytes, v);
   if (v.isError()) stats_.add(stats_.error_replies);
-  slot.ready = true;
   if (seq == head_seq_) {
+    // The oldest reply outstanding (the usual case): straight to the output, no slot copy.
+    resp::appendValue(out_, v);
+    queue_.pop_front();
+    ++head_seq_;
     drainReady();
     scheduleFlush();
   } else {
+    Slot& slot = queue_[seq - head_seq_];
+    resp::appendValue(slot.bytes, v);
+    slot.ready = true;
     // Waits behind a slower reply: it counts against output_limit like unsent bytes, or
     // one slow reply would let the thousands behind it pile up without bound.
     countQueued(slot);

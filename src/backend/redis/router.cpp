@@ -85,17 +85,26 @@ void Router::execute(cache::Command cmd, cache::ReplyCallback done) {
     default:
       break;
   }
-  auto positions = command::keyPositions(*cmd.spec, cmd.args);
-  if (!positions.ok()) {
-    done(resp::Value::error(positions.error().message));
-    return;
+  // Only the first key routes the command (Redis checks that the others share its slot).
+  // Most commands have it at a fixed position; the others are parsed.
+  std::size_t first_key = 0;  // 0: no key
+  if (!cmd.spec->has(command::kMovableKeys) && cmd.spec->first_key > 0) {
+    const auto at = static_cast<std::size_t>(cmd.spec->first_key);
+    if (at < cmd.args.size()) first_key = at;
+  } else {
+    auto positions = command::keyPositions(*cmd.spec, cmd.args);
+    if (!positions.ok()) {
+      done(resp::Value::error(positions.error().message));
+      return;
+    }
+    if (!positions->empty()) first_key = positions->front();
   }
   auto req = std::make_shared<Request>();
   req->affinity = cmd.client_id;
   req->read_only = (cmd.spec->flags & command::kReadonly) != 0;
   req->done = std::move(done);
-  const bool keyless = positions->empty();
-  const std::uint16_t slot = keyless ? 0 : slotOf(cmd.args[(*positions)[0]]);
+  const bool keyless = first_key == 0;
+  const std::uint16_t slot = keyless ? 0 : slotOf(cmd.args[first_key]);
   req->args = std::move(cmd.args);
   if (keyless) {
     sendToAnyMaster(std::move(req));
