@@ -17,6 +17,7 @@ struct Endpoint {
   std::string host;
   std::uint16_t port = 0;
   std::string str() const { return host + ":" + std::to_string(port); }
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct ListenConfig {

@@ -14,15 +14,6 @@
 namespace readthru::backend::redis {
 namespace {
 
-// How the parts of a split command are put back together.
-enum class SplitMerge { kByKey, kAllOk, kSum };
-
-SplitMerge splitMergeFor(std::string_view name) {
-  if (name == "mget") return SplitMerge::kByKey;
-  if (name == "mset") return SplitMerge::kAllOk;
-  return SplitMerge::kSum;  // del, unlink, exists, touch: counts add up
-}
-
 // How the answers of a fanned-out command are merged, and who receives it.
 enum class FanMerge { kAllOk, kSum, kConcat, kSameAnswer, kAnd, kAnyNonNil };
 struct FanRule {
@@ -163,32 +154,31 @@ void Router::executeSplit(cache::Command cmd, cache::ReplyCallback done) {
   gather->remaining = parts.size();
   gather->parts.resize(parts.size());
   gather->done = std::move(done);
-  const SplitMerge kind = splitMergeFor(cmd.spec->name);
   const std::size_t key_count = positions->size();
   auto key_maps = std::make_shared<std::vector<std::vector<std::size_t>>>();
   for (Part& p : parts) key_maps->push_back(std::move(p.keys));
-  gather->merge = [kind, key_count, key_maps](std::vector<resp::Value>& answers) {
-    for (resp::Value& a : answers) {
-      if (a.isError()) return std::move(a);
-    }
-    if (kind == SplitMerge::kAllOk) return std::move(answers.front());
-    if (kind == SplitMerge::kSum) {
-      std::int64_t sum = 0;
-      for (const resp::Value& a : answers) sum += a.integer;
-      return resp::Value::fromInteger(sum);
-    }
-    resp::Value all = resp::Value::array(std::vector<resp::Value>(key_count));
-    for (std::size_t i = 0; i < answers.size(); ++i) {
-      const auto& keys = (*key_maps)[i];
-      if (!answers[i].isArray() || answers[i].elements.size() != keys.size()) {
-        return resp::Value::error("ERR readthru: unexpected MGET answer from a node");
+  if (cmd.spec->name != "mget") {
+    // MSET: OK when every part is; DEL, UNLINK, EXISTS, TOUCH: the counts add up.
+    const FanMerge merge = cmd.spec->name == "mset" ? FanMerge::kAllOk : FanMerge::kSum;
+    gather->merge = [merge](std::vector<resp::Value>& answers) { return mergeFan(merge, answers); };
+  } else {
+    gather->merge = [key_count, key_maps](std::vector<resp::Value>& answers) {
+      for (resp::Value& a : answers) {
+        if (a.isError()) return std::move(a);
       }
-      for (std::size_t j = 0; j < keys.size(); ++j) {
-        all.elements[keys[j]] = std::move(answers[i].elements[j]);
+      resp::Value all = resp::Value::array(std::vector<resp::Value>(key_count));
+      for (std::size_t i = 0; i < answers.size(); ++i) {
+        const auto& keys = (*key_maps)[i];
+        if (!answers[i].isArray() || answers[i].elements.size() != keys.size()) {
+          return resp::Value::error("ERR readthru: unexpected MGET answer from a node");
+        }
+        for (std::size_t j = 0; j < keys.size(); ++j) {
+          all.elements[keys[j]] = std::move(answers[i].elements[j]);
+        }
       }
-    }
-    return all;
-  };
+      return all;
+    };
+  }
   for (std::size_t i = 0; i < parts.size(); ++i) {
     auto req = std::make_shared<Request>();
     req->affinity = cmd.client_id;

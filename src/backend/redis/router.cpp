@@ -11,10 +11,6 @@ namespace {
 constexpr int kMaxRedirects = 5;
 constexpr Millis kTryAgainDelay{25};
 
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
-
 struct Redirect {
   bool ask = false;
   std::uint16_t slot = 0;
@@ -25,7 +21,7 @@ struct Redirect {
 // empty (":6381") when it does not know it: the node that answered is then meant.
 std::optional<Redirect> parseRedirect(std::string_view error, const config::Endpoint& from) {
   Redirect r;
-  r.ask = startsWith(error, "ASK ");
+  r.ask = error.starts_with("ASK ");
   std::string_view rest = error.substr(r.ask ? 4 : 6);
   const auto space = rest.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
@@ -172,7 +168,7 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
                      resp::Value v) {
   if (v.isError() && !stopped_) {
     const std::string_view e = v.str;
-    if ((startsWith(e, "MOVED ") || startsWith(e, "ASK ")) && req->redirects < kMaxRedirects) {
+    if ((e.starts_with("MOVED ") || e.starts_with("ASK ")) && req->redirects < kMaxRedirects) {
       if (auto r = parseRedirect(e, node)) {
         ++req->redirects;
         if (r->ask) {
@@ -187,7 +183,7 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
         return;
       }
     }
-    if (startsWith(e, "TRYAGAIN") && tryAgainLater(*req)) {
+    if (e.starts_with("TRYAGAIN") && tryAgainLater(*req)) {
       // A multi-key command met a slot in the middle of a migration, its keys split
       // between the two nodes: Redis asks to retry once the rest has moved.
       ++stats_.tryagain;
@@ -197,7 +193,7 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
       });
       return;
     }
-    if (startsWith(e, "READONLY") && cfg_.mode == config::BackendMode::kSentinel) {
+    if (e.starts_with("READONLY") && cfg_.mode == config::BackendMode::kSentinel) {
       // We wrote to a master that was demoted: Sentinel knows the new one.
       refreshSoon();
     }

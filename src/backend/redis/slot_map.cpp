@@ -20,10 +20,6 @@ Result<config::Endpoint> parseNode(const resp::Value& v, const config::Endpoint&
   return ep;
 }
 
-bool sameNode(const config::Endpoint& a, const config::Endpoint& b) {
-  return a.port == b.port && a.host == b.host;
-}
-
 }  // namespace
 
 SlotMap::SlotMap() { slots_.fill(-1); }
@@ -77,7 +73,7 @@ SlotMap SlotMap::single(const config::Endpoint& node) {
 
 int SlotMap::shardIndexFor(const config::Endpoint& master) {
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    if (sameNode(shards_[i].master, master)) return static_cast<int>(i);
+    if (shards_[i].master == master) return static_cast<int>(i);
   }
   shards_.push_back({master, {}, 0});
   return static_cast<int>(shards_.size() - 1);

@@ -17,10 +17,6 @@ constexpr Millis kSentinelPoll{100};
 // redirect (a replica added or promoted, a node that came back) are seen too.
 constexpr Millis kClusterRefresh{5000};
 
-bool sameNode(const config::Endpoint& a, const config::Endpoint& b) {
-  return a.port == b.port && a.host == b.host;
-}
-
 }  // namespace
 
 void Router::start() {
@@ -102,7 +98,7 @@ void Router::refresh() {
   auto candidates = std::make_shared<std::vector<config::Endpoint>>();
   auto add = [&](const config::Endpoint& ep) {
     for (const auto& c : *candidates) {
-      if (sameNode(c, ep)) return;
+      if (c == ep) return;
     }
     candidates->push_back(ep);
   };
@@ -168,7 +164,7 @@ void Router::resolveSentinelMaster(std::size_t i) {
     master.host = v.elements[0].str;
     master.port = static_cast<std::uint16_t>(std::atoi(v.elements[1].str.c_str()));
     refreshing_ = false;
-    if (map_.empty() || !sameNode(map_.shard(0).master, master)) {
+    if (map_.empty() || map_.shard(0).master != master) {
       spdlog::info("sentinel: master '{}' is at {}", cfg_.sentinel_master, master.str());
       applyMap(SlotMap::single(master));
     }
