@@ -238,19 +238,14 @@ void NodeConnection::checkDeadline(Clock::time_point now) {
 
 void NodeConnection::close(bool silent) {
   if (silent) pending_.clear();
-  ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
-  connect_timer_.cancel();
+  dropStream();
   state_ = State::kIdle;
-  out_.clear();
-  writing_.clear();
-  writing_now_ = false;
-  reader_ = std::make_unique<ReplyReader>();
   failAll(describe("connection closed"));
 }
 
-void NodeConnection::fail(const std::string& reason, bool connect_failed, bool timeout) {
+// Forgets the socket and everything in flight on it; handlers still queued for the old
+// socket see a new generation and do nothing. Waiting requests are the caller's business.
+void NodeConnection::dropStream() {
   ++generation_;
   boost::system::error_code ignored;
   socket_.close(ignored);
@@ -259,6 +254,10 @@ void NodeConnection::fail(const std::string& reason, bool connect_failed, bool t
   writing_.clear();
   writing_now_ = false;
   reader_ = std::make_unique<ReplyReader>();
+}
+
+void NodeConnection::fail(const std::string& reason, bool connect_failed, bool timeout) {
+  dropStream();
   last_error_ = reason;
 
   std::string message;

@@ -75,6 +75,7 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   void flush();
   void readMore();
   void fail(const std::string& reason, bool connect_failed, bool timeout = false);
+  void dropStream();
   void failAll(const std::string& message);
   std::string describe(const std::string& what) const;
 
