@@ -301,23 +301,20 @@ void Dispatcher::cluster(std::string& out, const std::vector<std::string>& args)
     resp::appendBulk(out, "nodes");
     resp::appendArrayHeader(out, 1);
     resp::appendArrayHeader(out, 14);
-    for (const auto& [k, v] :
-         std::vector<std::pair<std::string, std::string>>{{"id", ctx_.node_id},
-                                                          {"port", ""},
-                                                          {"ip", host},
-                                                          {"endpoint", host},
-                                                          {"role", "master"},
-                                                          {"replication-offset", ""},
-                                                          {"health", "online"}}) {
-      resp::appendBulk(out, k);
-      if (k == "port") {
-        resp::appendInteger(out, port);
-      } else if (k == "replication-offset") {
-        resp::appendInteger(out, 0);
-      } else {
-        resp::appendBulk(out, v);
-      }
-    }
+    resp::appendBulk(out, "id");
+    resp::appendBulk(out, ctx_.node_id);
+    resp::appendBulk(out, "port");
+    resp::appendInteger(out, port);
+    resp::appendBulk(out, "ip");
+    resp::appendBulk(out, host);
+    resp::appendBulk(out, "endpoint");
+    resp::appendBulk(out, host);
+    resp::appendBulk(out, "role");
+    resp::appendBulk(out, "master");
+    resp::appendBulk(out, "replication-offset");
+    resp::appendInteger(out, 0);
+    resp::appendBulk(out, "health");
+    resp::appendBulk(out, "online");
   } else if (sub == "nodes") {
     resp::appendBulk(out, ctx_.node_id + " " + host + ":" + std::to_string(port) + "@" +
                               std::to_string(port + 10000) +

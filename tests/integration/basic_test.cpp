@@ -80,6 +80,15 @@ TEST_F(Basic, EmulatesOneNodeCluster) {
   EXPECT_EQ(show(slots.elements[0].elements[1]), "(integer) 16383");
   EXPECT_EQ(show(slots.elements[0].elements[2].elements[1]),
             "(integer) " + std::to_string(proc_->port()));
+  const std::string port = std::to_string(proc_->port());
+  const std::string shards = show(c.call({"CLUSTER", "SHARDS"}));
+  EXPECT_EQ(shards.rfind("[[slots, [(integer) 0, (integer) 16383], nodes, [[id, ", 0), 0u)
+      << shards;
+  EXPECT_NE(shards.find("port, (integer) " + port +
+                        ", ip, 127.0.0.1, endpoint, 127.0.0.1, "
+                        "role, master, replication-offset, (integer) 0, health, online]]]]"),
+            std::string::npos)
+      << shards;
   EXPECT_EQ(show(c.call({"CLUSTER", "KEYSLOT", "user:profile:42"})), "(integer) 12397");
   EXPECT_NE(show(c.call({"CLUSTER", "INFO"})).find("cluster_state:ok"), std::string::npos);
   const std::string nodes = show(c.call({"CLUSTER", "NODES"}));
