@@ -44,6 +44,38 @@ struct BackendConfig {
   int connections_per_node = 2;
 };
 
+// The database that keyspaces load from. `enabled` is false when the file has no
+// `postgres:` section; keyspaces then cannot be configured.
+struct PostgresConfig {
+  bool enabled = false;
+  std::string dsn;  // from `dsn` or the variable named by `dsn_env`
+  int pool_size = 4;
+  Millis statement_timeout{1000};
+  Millis connect_timeout{2000};
+  int max_inflight = 256;
+};
+
+enum class KeyspaceFormat { kJson, kValue, kHash, kRows };
+
+// One read-through rule, as written. Only its shape is checked here (required keys, types,
+// ranges); cache::KeyspaceRules compiles the pattern and checks the rules against each
+// other, and the database checks the SQL. `origin` ("file:line") lets those later checks
+// point at the rule.
+struct KeyspaceConfig {
+  std::string name;
+  std::string origin;
+  std::string pattern;
+  std::string query;
+  std::vector<std::string> params;
+  KeyspaceFormat format = KeyspaceFormat::kJson;
+  Millis ttl{0};
+  int ttl_jitter_percent = 0;  // 0..100: a fill's TTL is drawn from [ttl*(1-j), ttl]
+  Millis negative_ttl{0};      // 0: "no row" is not cached
+  std::string batch_query;     // empty: one query per key
+  std::string batch_key;
+  std::uint64_t max_value_size = 1024 * 1024;  // bigger values are served, not stored
+};
+
 struct LogConfig {
   std::string level = "info";
   bool json = false;
@@ -53,6 +85,8 @@ struct Config {
   std::string path;
   ListenConfig listen;
   BackendConfig backend;
+  PostgresConfig postgres;
+  std::vector<KeyspaceConfig> keyspaces;
   LogConfig log;
 };
 
@@ -68,5 +102,6 @@ Config loadFile(const std::string& path);
 Config loadString(std::string_view yaml, const std::string& name);
 
 std::string_view modeName(BackendMode mode);
+std::string_view formatName(KeyspaceFormat format);
 
 }  // namespace readthru::config
