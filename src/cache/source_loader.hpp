@@ -19,8 +19,8 @@ namespace readthru::cache {
 // ("2024-05-01T12:00:00+00:00"), kBytes is the raw bytes (not the database's hex).
 enum class ColumnKind : std::uint8_t {
   kText,
-  kInteger,    // int2/int4/int8/oid
-  kNumber,     // numeric, float4/float8: may be "NaN" or "Infinity", which JSON cannot hold
+  kInteger,  // int2/int4/int8/oid
+  kNumber,   // numeric, float4/float8: may be "NaN" or "Infinity", which JSON cannot hold
   kBool,
   kJson,       // json/jsonb: already valid JSON text
   kTimestamp,  // timestamp(tz), date, time(tz)
@@ -55,8 +55,7 @@ class SourceLoader {
   // once, on the loader's own io thread, never before query() returns. An Error's message
   // is the reason a client may see: "statement timeout", "too many loads waiting",
   // "database unreachable: ...", or the database's own error text.
-  virtual void query(std::size_t statement, std::vector<std::string> params,
-                     RowsCallback done) = 0;
+  virtual void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) = 0;
 };
 
 }  // namespace readthru::cache

@@ -2,112 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <fstream>
-#include <initializer_list>
 #include <sstream>
 
 #include "common/log.hpp"
+#include "config/reader.hpp"
 
 namespace readthru::config {
 namespace {
-
-// Walks the YAML tree with the file name and the dotted key path at hand, so every
-// error can say exactly where it is.
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
-                         const std::string& problem) const {
-    std::ostringstream msg;
-    msg << file_;
-    if (node.IsDefined() && node.Mark().line >= 0) msg << ":" << node.Mark().line + 1;
-    if (!key.empty()) msg << ": " << key;
-    msg << ": " << problem;
-    throw ConfigError(msg.str());
-  }
-
-  void requireMap(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsMap()) fail(node, key, "must be a mapping");
-  }
-
-  // Unknown keys are errors: a typo must not silently fall back to a default.
-  void allowOnly(const YAML::Node& map, const std::string& prefix,
-                 std::initializer_list<std::string_view> known) const {
-    for (const auto& item : map) {
-      const std::string name = item.first.as<std::string>();
-      bool found = false;
-      for (auto k : known) found = found || name == k;
-      if (!found) fail(item.first, join(prefix, name), "unknown key");
-    }
-  }
-
-  static std::string join(const std::string& prefix, std::string_view name) {
-    return prefix.empty() ? std::string(name) : prefix + "." + std::string(name);
-  }
-
-  std::string scalar(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar()) fail(node, key, "must be a single value");
-    return node.Scalar();
-  }
-
-  std::int64_t integer(const YAML::Node& node, const std::string& key, std::int64_t min,
-                       std::int64_t max) const {
-    const std::string text = scalar(node, key);
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || p != text.data() + text.size() || v < min || v > max) {
-      fail(node, key,
-           "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) +
-               ", got '" + text + "'");
-    }
-    return v;
-  }
-
-  bool boolean(const YAML::Node& node, const std::string& key) const {
-    const std::string text = scalar(node, key);
-    if (text == "true" || text == "yes" || text == "on") return true;
-    if (text == "false" || text == "no" || text == "off") return false;
-    fail(node, key, "must be true or false, got '" + text + "'");
-  }
-
-  Millis duration(const YAML::Node& node, const std::string& key) const {
-    const std::string text = scalar(node, key);
-    auto d = parseDuration(text);
-    if (!d) fail(node, key, "must be a duration such as 500ms, 2s or 1h, got '" + text + "'");
-    return *d;
-  }
-
-  std::uint64_t size(const YAML::Node& node, const std::string& key) const {
-    const std::string text = scalar(node, key);
-    auto s = parseSize(text);
-    if (!s) fail(node, key, "must be a size such as 64kb or 512mb, got '" + text + "'");
-    return *s;
-  }
-
-  Endpoint endpoint(const YAML::Node& node, const std::string& key) const {
-    const std::string text = scalar(node, key);
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-      fail(node, key, "must be host:port, got '" + text + "'");
-    }
-    Endpoint ep;
-    ep.host = text.substr(0, colon);
-    const std::string port = text.substr(colon + 1);
-    int v = 0;
-    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
-    if (ec != std::errc{} || p != port.data() + port.size() || v < 1 || v > 65535) {
-      fail(node, key, "must be host:port with a port from 1 to 65535, got '" + text + "'");
-    }
-    ep.port = static_cast<std::uint16_t>(v);
-    return ep;
-  }
-
- private:
-  std::string file_;
-};
 
 void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
   r.requireMap(node, "listen");
@@ -218,8 +121,9 @@ Config loadString(std::string_view yaml, const std::string& name) {
   } catch (const YAML::ParserException& e) {
     throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
-  if (!root.IsMap()) r.fail(root, "", "must be a mapping of sections (listen, backend, log)");
-  r.allowOnly(root, "", {"listen", "backend", "log"});
+  if (!root.IsMap())
+    r.fail(root, "", "must be a mapping of sections (listen, backend, postgres, keyspaces, log)");
+  r.allowOnly(root, "", {"listen", "backend", "postgres", "keyspaces", "log"});
   Config cfg;
   cfg.path = name;
   if (auto n = root["listen"]) readListen(r, n, cfg.listen);
@@ -227,6 +131,13 @@ Config loadString(std::string_view yaml, const std::string& name) {
     readBackend(r, n, cfg.backend);
   } else {
     r.fail(root, "backend", "is required");
+  }
+  if (auto n = root["postgres"]) readPostgres(r, n, cfg.postgres);
+  if (auto n = root["keyspaces"]) {
+    if (!cfg.postgres.enabled) {
+      r.fail(n, "keyspaces", "need a postgres: section (the database they load from)");
+    }
+    readKeyspaces(r, n, cfg.keyspaces);
   }
   if (auto n = root["log"]) readLog(r, n, cfg.log);
   if (cfg.listen.announce.empty()) {
@@ -241,6 +152,20 @@ Config loadFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return loadString(text.str(), path);
+}
+
+std::string_view formatName(KeyspaceFormat format) {
+  switch (format) {
+    case KeyspaceFormat::kJson:
+      return "json";
+    case KeyspaceFormat::kValue:
+      return "value";
+    case KeyspaceFormat::kHash:
+      return "hash";
+    case KeyspaceFormat::kRows:
+      return "rows";
+  }
+  return "?";
 }
 
 std::string_view modeName(BackendMode mode) {

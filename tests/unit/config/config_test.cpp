@@ -129,5 +129,100 @@ TEST(Config, InvalidYamlNamesTheLine) {
 
 TEST(Config, MissingFile) { EXPECT_THROW(loadFile("/nonexistent/readthru.yaml"), ConfigError); }
 
+constexpr const char* kReadThrough = R"yaml(backend: { seeds: ["127.0.0.1:7000"] }
+postgres:
+  dsn: "host=127.0.0.1 dbname=app"
+  pool_size: 3
+  statement_timeout: 250ms
+  max_inflight: 64
+keyspaces:
+  - name: user_profile
+    pattern: "user:profile:<id>"
+    query: "SELECT id, name FROM users WHERE id = $1"
+    params: [id]
+    format: json
+    ttl: 1h
+    ttl_jitter: 10%
+    negative_ttl: 30s
+    batch_query: "SELECT id, name FROM users WHERE id = ANY($1)"
+    batch_key: id
+  - name: flags
+    pattern: "flags"
+    query: "SELECT value FROM flags"
+    format: value
+    ttl: 5s
+)yaml";
+
+TEST(Config, ReadThroughSections) {
+  const Config cfg = loadString(kReadThrough, "rt.yaml");
+  EXPECT_TRUE(cfg.postgres.enabled);
+  EXPECT_EQ(cfg.postgres.dsn, "host=127.0.0.1 dbname=app");
+  EXPECT_EQ(cfg.postgres.pool_size, 3);
+  EXPECT_EQ(cfg.postgres.statement_timeout, Millis(250));
+  EXPECT_EQ(cfg.postgres.max_inflight, 64);
+  ASSERT_EQ(cfg.keyspaces.size(), 2u);
+  const KeyspaceConfig& ks = cfg.keyspaces[0];
+  EXPECT_EQ(ks.name, "user_profile");
+  EXPECT_EQ(ks.origin, "rt.yaml:8");
+  EXPECT_EQ(ks.params, std::vector<std::string>{"id"});
+  EXPECT_EQ(ks.format, KeyspaceFormat::kJson);
+  EXPECT_EQ(ks.ttl, Millis(3600 * 1000));
+  EXPECT_EQ(ks.ttl_jitter_percent, 10);
+  EXPECT_EQ(ks.negative_ttl, Millis(30000));
+  EXPECT_EQ(ks.batch_key, "id");
+  EXPECT_EQ(ks.max_value_size, 1024u * 1024u);
+  EXPECT_EQ(cfg.keyspaces[1].format, KeyspaceFormat::kValue);
+  EXPECT_TRUE(cfg.keyspaces[1].params.empty());
+  EXPECT_EQ(cfg.keyspaces[1].negative_ttl, Millis(0));
+}
+
+TEST(Config, PostgresDsnFromEnvironment) {
+  ::setenv("READTHRU_TEST_DSN", "host=db.internal", 1);
+  const Config cfg =
+      loadString(std::string(kMinimal) + "postgres: { dsn_env: READTHRU_TEST_DSN }\n", "t.yaml");
+  EXPECT_EQ(cfg.postgres.dsn, "host=db.internal");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "postgres: { dsn_env: READTHRU_NOT_SET_ANYWHERE }\n"),
+            "test.yaml:2: postgres.dsn_env: environment variable READTHRU_NOT_SET_ANYWHERE is "
+            "not set");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "postgres: { pool_size: 2 }\n"),
+            "test.yaml:2: postgres.dsn: is required (or dsn_env: the variable that holds it)");
+}
+
+// A rule, with one line replaced or added, for the error cases below.
+std::string withRule(const std::string& extra) {
+  return std::string(kMinimal) +
+         "postgres: { dsn: x }\n"
+         "keyspaces:\n"
+         "  - name: k\n"
+         "    pattern: \"k:<id>\"\n"
+         "    query: \"SELECT 1 WHERE $1 = $1\"\n"
+         "    params: [id]\n"
+         "    ttl: 1s\n" +
+         extra;
+}
+
+TEST(Config, KeyspaceShapeErrorsNameTheKey) {
+  EXPECT_EQ(errorOf(withRule("")), "");
+  EXPECT_EQ(errorOf(withRule("    format: xml\n")),
+            "test.yaml:9: keyspaces[0].format: must be json, value, hash or rows, got 'xml'");
+  EXPECT_EQ(errorOf(withRule("    ttl_jitter: 150%\n")),
+            "test.yaml:9: keyspaces[0].ttl_jitter: must be a percentage from 0% to 100%");
+  EXPECT_EQ(errorOf(withRule("    ttl_jitter: 10\n")),
+            "test.yaml:9: keyspaces[0].ttl_jitter: must be a percentage such as 10%");
+  EXPECT_EQ(errorOf(withRule("    batch_key: id\n")),
+            "test.yaml:4: keyspaces[0]: batch_query and batch_key go together: set both or "
+            "neither");
+  EXPECT_EQ(errorOf(withRule("    colour: blue\n")),
+            "test.yaml:9: keyspaces[0].colour: unknown key");
+  EXPECT_EQ(errorOf(withRule("  - name: k\n    pattern: a\n    query: b\n    ttl: 1s\n")),
+            "test.yaml:9: keyspaces[1].name: keyspace 'k' is defined twice");
+  EXPECT_EQ(errorOf(withRule("  - name: bad name\n    pattern: a\n    query: b\n    ttl: 1s\n")),
+            "test.yaml:9: keyspaces[1].name: must be 1-64 letters, digits, '_' or '-'");
+  EXPECT_EQ(errorOf(withRule("  - name: m\n    pattern: a\n    query: b\n")),
+            "test.yaml:9: keyspaces[1].ttl: is required");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "keyspaces: []\n"),
+            "test.yaml:2: keyspaces: need a postgres: section (the database they load from)");
+}
+
 }  // namespace
 }  // namespace readthru::config

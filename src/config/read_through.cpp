@@ -1,0 +1,149 @@
+// The `postgres:` and `keyspaces:` sections. Only the shape of each rule is checked here;
+// cache::KeyspaceRules checks patterns and rules against each other, and the database
+// checks the SQL (see docs/configuration.md).
+
+#include <cstdlib>
+#include <set>
+
+#include "config/reader.hpp"
+
+namespace readthru::config {
+namespace {
+
+bool isName(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "10%" -> 10. A bare "0" is accepted too: no jitter needs no unit.
+int percent(const Reader& r, const YAML::Node& node, const std::string& key) {
+  std::string text = r.scalar(node, key);
+  if (text != "0") {
+    if (text.empty() || text.back() != '%') r.fail(node, key, "must be a percentage such as 10%");
+    text.pop_back();
+  }
+  int v = -1;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size() || v < 0 || v > 100) {
+    r.fail(node, key, "must be a percentage from 0% to 100%");
+  }
+  return v;
+}
+
+KeyspaceFormat format(const Reader& r, const YAML::Node& node, const std::string& key) {
+  const std::string text = r.scalar(node, key);
+  if (text == "json") return KeyspaceFormat::kJson;
+  if (text == "value") return KeyspaceFormat::kValue;
+  if (text == "hash") return KeyspaceFormat::kHash;
+  if (text == "rows") return KeyspaceFormat::kRows;
+  r.fail(node, key, "must be json, value, hash or rows, got '" + text + "'");
+}
+
+KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::string& key) {
+  r.requireMap(node, key);
+  r.allowOnly(node, key,
+              {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
+               "batch_query", "batch_key", "max_value_size"});
+  KeyspaceConfig ks;
+  ks.origin = r.where(node);
+  auto required = [&](const char* name) {
+    YAML::Node n = node[name];
+    if (!n) r.fail(node, key + "." + name, "is required");
+    return n;
+  };
+  ks.name = r.scalar(required("name"), key + ".name");
+  if (!isName(ks.name)) {
+    r.fail(node["name"], key + ".name", "must be 1-64 letters, digits, '_' or '-'");
+  }
+  ks.pattern = r.scalar(required("pattern"), key + ".pattern");
+  ks.query = r.scalar(required("query"), key + ".query");
+  if (auto n = node["params"]) {
+    if (!n.IsSequence()) r.fail(n, key + ".params", "must be a list of capture names");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      ks.params.push_back(r.scalar(n[i], key + ".params[" + std::to_string(i) + "]"));
+    }
+  }
+  if (auto n = node["format"]) ks.format = format(r, n, key + ".format");
+  ks.ttl = r.duration(required("ttl"), key + ".ttl");
+  if (ks.ttl.count() == 0) r.fail(node["ttl"], key + ".ttl", "must be more than 0");
+  if (auto n = node["ttl_jitter"]) ks.ttl_jitter_percent = percent(r, n, key + ".ttl_jitter");
+  if (auto n = node["negative_ttl"]) ks.negative_ttl = r.duration(n, key + ".negative_ttl");
+  if (auto n = node["batch_query"]) ks.batch_query = r.scalar(n, key + ".batch_query");
+  if (auto n = node["batch_key"]) ks.batch_key = r.scalar(n, key + ".batch_key");
+  if (ks.batch_query.empty() != ks.batch_key.empty()) {
+    r.fail(node, key, "batch_query and batch_key go together: set both or neither");
+  }
+  if (!ks.batch_query.empty() && ks.params.size() != 1) {
+    r.fail(node["batch_query"], key + ".batch_query",
+           "needs exactly one entry in params (its values are passed as one array, $1)");
+  }
+  if (auto n = node["max_value_size"]) {
+    ks.max_value_size = r.size(n, key + ".max_value_size");
+    if (ks.max_value_size == 0 || ks.max_value_size > 512ull * 1024 * 1024) {
+      r.fail(n, key + ".max_value_size", "must be from 1b to 512mb");
+    }
+  }
+  return ks;
+}
+
+}  // namespace
+
+void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) {
+  r.requireMap(node, "postgres");
+  r.allowOnly(
+      node, "postgres",
+      {"dsn", "dsn_env", "pool_size", "statement_timeout", "connect_timeout", "max_inflight"});
+  out.enabled = true;
+  if (node["dsn"] && node["dsn_env"]) {
+    r.fail(node["dsn_env"], "postgres.dsn_env", "cannot be used together with dsn");
+  }
+  if (auto n = node["dsn"]) {
+    out.dsn = r.scalar(n, "postgres.dsn");
+  } else if (auto n = node["dsn_env"]) {
+    const std::string var = r.scalar(n, "postgres.dsn_env");
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr)
+      r.fail(n, "postgres.dsn_env", "environment variable " + var + " is not set");
+    out.dsn = value;
+  } else {
+    r.fail(node, "postgres.dsn", "is required (or dsn_env: the variable that holds it)");
+  }
+  if (auto n = node["pool_size"]) {
+    out.pool_size = static_cast<int>(r.integer(n, "postgres.pool_size", 1, 64));
+  }
+  if (auto n = node["statement_timeout"]) {
+    out.statement_timeout = r.duration(n, "postgres.statement_timeout");
+    if (out.statement_timeout.count() == 0) {
+      r.fail(n, "postgres.statement_timeout", "must be more than 0");
+    }
+  }
+  if (auto n = node["connect_timeout"]) {
+    out.connect_timeout = r.duration(n, "postgres.connect_timeout");
+    if (out.connect_timeout.count() == 0) {
+      r.fail(n, "postgres.connect_timeout", "must be more than 0");
+    }
+  }
+  if (auto n = node["max_inflight"]) {
+    out.max_inflight = static_cast<int>(r.integer(n, "postgres.max_inflight", 1, 100000));
+  }
+}
+
+void readKeyspaces(const Reader& r, const YAML::Node& node, std::vector<KeyspaceConfig>& out) {
+  if (!node.IsSequence()) r.fail(node, "keyspaces", "must be a list of keyspace rules");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string key = "keyspaces[" + std::to_string(i) + "]";
+    KeyspaceConfig ks = readKeyspace(r, node[i], key);
+    if (!names.insert(ks.name).second) {
+      r.fail(node[i]["name"], key + ".name", "keyspace '" + ks.name + "' is defined twice");
+    }
+    out.push_back(std::move(ks));
+  }
+}
+
+}  // namespace readthru::config
