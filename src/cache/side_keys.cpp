@@ -1,0 +1,51 @@
+#include "cache/side_keys.hpp"
+
+#include <array>
+#include <cstdint>
+
+#include "command/key_slot.hpp"
+
+namespace readthru::cache {
+namespace {
+
+// Counting up in base 36 covers all 16,384 slots after ~170,000 candidates, well under a
+// millisecond, once per process.
+std::array<std::string, command::kSlotCount> buildTags() {
+  std::array<std::string, command::kSlotCount> tags;
+  std::size_t filled = 0;
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  for (std::uint64_t n = 0; filled < tags.size(); ++n) {
+    std::string text;
+    std::uint64_t v = n;
+    do {
+      text.insert(text.begin(), kDigits[v % 36]);
+      v /= 36;
+    } while (v != 0);
+    std::string& slot = tags[command::crc16(text) % command::kSlotCount];
+    if (slot.empty()) {
+      slot = std::move(text);
+      ++filled;
+    }
+  }
+  return tags;
+}
+
+std::string sideKey(std::string_view kind, std::string_view key) {
+  const std::string& tag = slotTag(command::keyHashSlot(key));
+  std::string out;
+  out.reserve(kind.size() + tag.size() + key.size() + 14);
+  out.append("readthru:").append(kind).append(":{").append(tag).append("}:").append(key);
+  return out;
+}
+
+}  // namespace
+
+const std::string& slotTag(std::uint16_t slot) {
+  static const std::array<std::string, command::kSlotCount> kTags = buildTags();
+  return kTags[slot % command::kSlotCount];
+}
+
+std::string leaseKey(std::string_view key) { return sideKey("lease", key); }
+std::string negativeKey(std::string_view key) { return sideKey("neg", key); }
+
+}  // namespace readthru::cache
