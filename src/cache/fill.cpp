@@ -1,0 +1,260 @@
+// The miss side of ReadThrough: single-flight, the lease that makes one instance of many
+// load a key, the batched load, and the store. See read_through.hpp for the sequence.
+
+#include <boost/asio/steady_timer.hpp>
+#include <optional>
+#include <random>
+
+#include "cache/read_through.hpp"
+#include "cache/row_encoding.hpp"
+#include "cache/side_keys.hpp"
+
+namespace readthru::cache {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr Millis kFirstPoll{2};
+constexpr Millis kMaxPoll{50};
+
+// The stored form of a load's rows, by the keyspace's format. No row (or, for value and
+// hash, nothing but NULL) is "not found".
+LoadedPtr encode(const Keyspace& ks, const RowSet& rs) {
+  auto out = std::make_shared<Loaded>();
+  out->kind = Loaded::Kind::kNotFound;
+  if (rs.rows.empty()) return out;
+  switch (ks.cfg().format) {
+    case config::KeyspaceFormat::kJson:
+      out->value = encodeJsonObject(rs, 0);
+      break;
+    case config::KeyspaceFormat::kRows:
+      out->value = encodeJsonRows(rs);
+      break;
+    case config::KeyspaceFormat::kValue: {
+      auto v = encodeValue(rs, 0);
+      if (!v) return out;
+      out->value = std::move(*v);
+      break;
+    }
+    case config::KeyspaceFormat::kHash:
+      out->fields = encodeHash(rs, 0);
+      if (out->fields.empty()) return out;
+      break;
+  }
+  out->kind = Loaded::Kind::kFound;
+  return out;
+}
+
+std::size_t storedSize(const Loaded& l) {
+  std::size_t n = l.value.size();
+  for (const auto& [f, v] : l.fields) n += f.size() + v.size();
+  return n;
+}
+
+bool found(const resp::Value& read) {
+  return read.type == resp::Type::kBulk || (read.isArray() && !read.elements.empty());
+}
+
+// A hit seen during the lease step, as a Loaded (GET gives the value, HGETALL the pairs).
+LoadedPtr fromRead(resp::Value read) {
+  auto out = std::make_shared<Loaded>();
+  out->kind = Loaded::Kind::kFound;
+  if (read.type == resp::Type::kBulk) {
+    out->value = std::move(read.str);
+    return out;
+  }
+  for (std::size_t i = 0; i + 1 < read.elements.size(); i += 2) {
+    out->fields.emplace_back(std::move(read.elements[i].str), std::move(read.elements[i + 1].str));
+  }
+  return out;
+}
+
+}  // namespace
+
+// One leader's load of one key; shared by the callbacks of its steps.
+struct ReadThrough::Fill {
+  const Keyspace* ks = nullptr;
+  std::string key;
+  std::string lease_key;
+  std::string negative_key;
+  std::string token;
+  bool redis_ok = true;
+  bool leased = false;
+  Clock::time_point wait_until;
+  Millis poll = kFirstPoll;
+  int replies = 0;
+  resp::Value step[3];  // lease SET, read, EXISTS negative
+  std::optional<boost::asio::steady_timer> timer;
+};
+
+void ReadThrough::send(std::vector<std::string> args, ReplyCallback done) {
+  const command::CommandSpec* spec = command::lookup(args);
+  // Affinity 0: all of this thread's internal commands to a node share one connection, so
+  // a fill's pipeline (SET lease, GET, EXISTS) runs on Redis in the order it was sent.
+  redis_.execute({std::move(args), spec, 0}, std::move(done));
+}
+
+LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
+
+void ReadThrough::fetch(const Keyspace& ks, std::string key, bool redis_ok, LoadedCallback done) {
+  if (!flights_.join(key, io_.get_executor(), std::move(done))) {
+    bump(stats_.singleflight_joins);
+    return;
+  }
+  auto fill = std::make_shared<Fill>();
+  fill->ks = &ks;
+  fill->lease_key = leaseKey(key);
+  fill->negative_key = negativeKey(key);
+  fill->key = std::move(key);
+  fill->token = options_.instance + ":" + std::to_string(++next_token_);
+  fill->redis_ok = redis_ok;
+  // A lease that outlives its holder expires; waiting a little longer lets us take over.
+  fill->wait_until = Clock::now() + options_.lease_time + Millis(500);
+  batcher(ks).expect();
+  if (!redis_ok) {
+    load(fill);
+    return;
+  }
+  leaseStep(fill);
+}
+
+void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
+  fill->replies = 0;
+  auto collect = [this, fill](int i) {
+    return [this, fill, i](resp::Value v) {
+      fill->step[i] = std::move(v);
+      if (++fill->replies == 3) afterLease(fill);
+    };
+  };
+  send({"SET", fill->lease_key, fill->token, "NX", "PX",
+        std::to_string(options_.lease_time.count())},
+       collect(0));
+  send({fill->ks->isHash() ? "HGETALL" : "GET", fill->key}, collect(1));
+  send({"EXISTS", fill->negative_key}, collect(2));
+}
+
+void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
+  resp::Value& lease = fill->step[0];
+  resp::Value& read = fill->step[1];
+  resp::Value& negative = fill->step[2];
+  fill->leased = lease.type == resp::Type::kSimple;
+  if (found(read)) {  // filled by someone else since our first read
+    batcher(*fill->ks).unexpect();
+    release(*fill);
+    flights_.finish(fill->key, fromRead(std::move(read)));
+    return;
+  }
+  if (negative.type == resp::Type::kInteger && negative.integer == 1) {
+    bump(stats_.negative_hits);
+    batcher(*fill->ks).unexpect();
+    release(*fill);
+    flights_.finish(fill->key, std::make_shared<Loaded>());
+    return;
+  }
+  if (fill->leased) {
+    load(fill);
+    return;
+  }
+  if (lease.isError() || read.isError()) {  // Redis in trouble: load, don't store
+    fill->redis_ok = false;
+    load(fill);
+    return;
+  }
+  if (Clock::now() >= fill->wait_until) {  // the holder neither filled nor let go
+    bump(stats_.lease_takeovers);
+    load(fill);
+    return;
+  }
+  // Another instance is loading this key: wait for its fill, polling with back-off.
+  bump(stats_.lease_waits);
+  batcher(*fill->ks).unexpect();
+  if (!fill->timer) fill->timer.emplace(io_);
+  fill->timer->expires_after(fill->poll);
+  fill->poll = std::min(fill->poll * 2, kMaxPoll);
+  fill->timer->async_wait([this, fill](boost::system::error_code ec) {
+    if (ec) return;
+    batcher(*fill->ks).expect();
+    leaseStep(fill);
+  });
+}
+
+void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
+  bump(stats_.loads);
+  const Keyspace& ks = *fill->ks;
+  std::vector<std::string_view> caps;
+  ks.pattern().match(fill->key, caps);
+  std::vector<std::string> params;
+  params.reserve(ks.paramCaptures().size());
+  for (std::size_t i : ks.paramCaptures()) params.emplace_back(caps[i]);
+  batcher(ks).add(std::move(params), [this, fill](Result<RowSet> rows) {
+    if (!rows) {
+      // Nothing is stored; the lease goes so that the next reader may try again.
+      bump(stats_.load_errors);
+      release(*fill);
+      flights_.finish(fill->key, Loaded::failed("ERR readthru: load failed for keyspace '" +
+                                                fill->ks->name() + "': " + rows.error().message));
+      return;
+    }
+    store(fill, encode(*fill->ks, *rows));
+  });
+}
+
+void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
+  const Keyspace& ks = *fill->ks;
+  auto finish = [this, fill, loaded](resp::Value v) {
+    if (v.isError()) bump(stats_.store_errors);
+    flights_.finish(fill->key, loaded);
+  };
+  if (!fill->redis_ok) {
+    flights_.finish(fill->key, loaded);
+    return;
+  }
+  if (loaded->kind == Loaded::Kind::kFound) {
+    if (storedSize(*loaded) > ks.cfg().max_value_size) {
+      bump(stats_.values_too_big);
+      release(*fill);
+      flights_.finish(fill->key, loaded);
+      return;
+    }
+    const std::string ttl = std::to_string(ttlWithJitter(ks).count());
+    if (ks.isHash()) {
+      std::vector<std::string> hset{"HSET", fill->key};
+      for (const auto& [f, v] : loaded->fields) {
+        hset.push_back(f);
+        hset.push_back(v);
+      }
+      send(std::move(hset), [this](resp::Value v) {
+        if (v.isError()) bump(stats_.store_errors);
+      });
+      send({"PEXPIRE", fill->key, ttl}, std::move(finish));
+    } else {
+      send({"SET", fill->key, loaded->value, "PX", ttl}, std::move(finish));
+    }
+  } else if (ks.cfg().negative_ttl.count() > 0) {
+    send({"SET", fill->negative_key, "1", "PX", std::to_string(ks.cfg().negative_ttl.count())},
+         std::move(finish));
+  } else {
+    flights_.finish(fill->key, loaded);
+  }
+  // After the store on the same connection: a waiter that sees the lease gone sees the value.
+  release(*fill);
+}
+
+// Drops our lease. Unconditional for now: if ours expired and another instance holds the
+// key's lease, that instance loses it early and a third may load once more (a duplicate
+// load, never a wrong value). The token-checked release comes with race-free fills.
+void ReadThrough::release(const Fill& fill) {
+  if (!fill.leased) return;
+  send({"DEL", fill.lease_key}, [](resp::Value) {});
+}
+
+Millis ReadThrough::ttlWithJitter(const Keyspace& ks) {
+  const auto ttl = ks.cfg().ttl.count();
+  const int jitter = ks.cfg().ttl_jitter_percent;
+  if (jitter == 0) return ks.cfg().ttl;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const auto spread = static_cast<std::uint64_t>(ttl) * static_cast<std::uint64_t>(jitter) / 100;
+  const auto cut = spread == 0 ? 0 : rng() % (spread + 1);
+  return Millis(std::max<std::int64_t>(1, ttl - static_cast<std::int64_t>(cut)));
+}
+
+}  // namespace readthru::cache

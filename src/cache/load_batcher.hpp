@@ -1,0 +1,68 @@
+#pragma once
+// Batching of one keyspace's loads on one io thread. Misses that arrive together (one
+// MGET, a pipeline, concurrent clients) become one execution of the keyspace's
+// batch_query with all ids passed as one array ($1), when the rule has one; otherwise each
+// key is its own query (still pipelined on the database connection).
+//
+// "Together" is counted, not timed: every fill announces itself with expect() before its
+// lease round trip to Redis, and the batch leaves when no announced fill is still on its
+// way (or after kMaxWait, or at kMaxBatch ids), so an MGET of 100 cold keys spread over
+// three Redis nodes is still one SQL execution, and a lone miss waits for nothing.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cache/keyspace_rules.hpp"
+#include "cache/source_loader.hpp"
+
+namespace readthru::cache {
+
+class LoadBatcher {
+ public:
+  static constexpr std::size_t kMaxBatch = 1000;
+  static constexpr std::chrono::milliseconds kMaxWait{2};
+
+  LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db);
+
+  // A fill of this keyspace may call add() soon.
+  void expect() { ++expected_; }
+  // ...it will not, after all (the value was found, or another instance loads it).
+  void unexpect();
+  // Loads the rows of one key (`params` bound to the keyspace's query); replaces one
+  // expect(). `done` gets only this key's rows, on this thread.
+  void add(std::vector<std::string> params, SourceLoader::RowsCallback done);
+
+  std::uint64_t batchQueries() const { return batch_queries_.load(std::memory_order_relaxed); }
+  std::uint64_t singleQueries() const { return single_queries_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Item {
+    std::vector<std::string> params;
+    SourceLoader::RowsCallback done;
+  };
+
+  void maybeFlush();
+  void flush();
+  void runBatch(std::vector<Item> items);
+
+  boost::asio::io_context& io_;
+  const Keyspace& keyspace_;
+  SourceLoader& db_;
+  boost::asio::steady_timer timer_;
+  std::vector<Item> items_;
+  std::size_t expected_ = 0;
+  bool flush_posted_ = false;
+  bool timer_armed_ = false;
+  std::atomic<std::uint64_t> batch_queries_{0};  // read by INFO from other threads
+  std::atomic<std::uint64_t> single_queries_{0};
+};
+
+// PostgreSQL's text form of an array of text: {"a","b\"c"}. Exposed for tests.
+std::string textArrayLiteral(const std::vector<std::string>& values);
+
+}  // namespace readthru::cache

@@ -1,0 +1,211 @@
+// The read side of ReadThrough: hits, and turning a load's outcome into the reply of the
+// command that asked (GET, HGET, HGETALL, MGET). The miss side is in fill.cpp.
+
+#include "cache/read_through.hpp"
+
+namespace readthru::cache {
+namespace {
+
+bool isWrongType(const resp::Value& v) { return v.isError() && v.str.starts_with("WRONGTYPE"); }
+
+}  // namespace
+
+ReadThrough::ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
+                         SingleFlight& flights, Backend& redis, SourceLoader& db, Options options)
+    : io_(io),
+      rules_(std::move(rules)),
+      flights_(flights),
+      redis_(redis),
+      db_(db),
+      options_(std::move(options)),
+      get_(command::lookupName("get")),
+      hget_(command::lookupName("hget")),
+      hgetall_(command::lookupName("hgetall")),
+      mget_(command::lookupName("mget")) {
+  for (const auto& ks : rules_->keyspaces()) {
+    batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db_));
+  }
+}
+
+bool ReadThrough::owns(const command::CommandSpec& spec,
+                       const std::vector<std::string>& args) const {
+  std::vector<std::string_view> caps;
+  if (&spec == get_ || &spec == hget_ || &spec == hgetall_) {
+    const Keyspace* ks = rules_->match(args[1], caps);
+    return ks != nullptr && ks->isHash() == (&spec != get_);
+  }
+  if (&spec == mget_) {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      const Keyspace* ks = rules_->match(args[i], caps);
+      if (ks != nullptr && !ks->isHash()) return true;
+    }
+  }
+  return false;
+}
+
+void ReadThrough::execute(Command cmd, ReplyCallback done) {
+  if (cmd.spec == mget_) {
+    mget(std::move(cmd), std::move(done));
+    return;
+  }
+  std::vector<std::string_view> caps;
+  const Keyspace* ks = rules_->match(cmd.args[1], caps);
+  const Read kind = cmd.spec == get_    ? Read::kGet
+                    : cmd.spec == hget_ ? Read::kHGet
+                                        : Read::kHGetAll;
+  readOne(kind, *ks, std::move(cmd), std::move(done));
+}
+
+resp::Value ReadThrough::disabled(const Keyspace& ks) {
+  bump(stats_.disabled_errors);
+  return resp::Value::error("ERR readthru: keyspace '" + ks.name() +
+                            "' is disabled: " + ks.failure());
+}
+
+resp::Value ReadThrough::reply(Read kind, const std::string& field, const Loaded& loaded) {
+  if (loaded.kind == Loaded::Kind::kError) return resp::Value::error(loaded.error);
+  const bool found = loaded.kind == Loaded::Kind::kFound;
+  switch (kind) {
+    case Read::kGet:
+      return found ? resp::Value::bulk(loaded.value) : resp::Value::nil();
+    case Read::kHGet:
+      for (const auto& [f, v] : loaded.fields) {
+        if (f == field) return resp::Value::bulk(v);
+      }
+      return resp::Value::nil();
+    case Read::kHGetAll: {
+      std::vector<resp::Value> out;
+      out.reserve(loaded.fields.size() * 2);
+      for (const auto& [f, v] : loaded.fields) {
+        out.push_back(resp::Value::bulk(f));
+        out.push_back(resp::Value::bulk(v));
+      }
+      return resp::Value::array(std::move(out));
+    }
+  }
+  return resp::Value::nil();
+}
+
+void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallback done) {
+  if (ks.state() == Keyspace::State::kFailed) {
+    done(disabled(ks));
+    return;
+  }
+  std::string key = cmd.args[1];
+  std::string field = kind == Read::kHGet ? cmd.args[2] : std::string();
+  redis_.execute(std::move(cmd), [this, &ks, kind, key = std::move(key), field = std::move(field),
+                                  done = std::move(done)](resp::Value v) mutable {
+    const bool hit =
+        kind == Read::kHGetAll ? v.isArray() && !v.elements.empty() : v.type == resp::Type::kBulk;
+    if (hit || isWrongType(v)) {
+      bump(stats_.hits);
+      done(std::move(v));
+      return;
+    }
+    // Any other error means Redis is in trouble: the database answers alone (fail open).
+    const bool redis_ok = !v.isError();
+    if (kind == Read::kHGet && redis_ok) {
+      hgetMiss(ks, std::move(key), std::move(field), std::move(done));
+      return;
+    }
+    bump(stats_.misses);
+    fetch(ks, std::move(key), redis_ok,
+          [kind, field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
+            done(reply(kind, field, *loaded));
+          });
+  });
+}
+
+// HGET answers nil both for a missing key and for a missing field: only a missing key is
+// a miss.
+void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string field,
+                           ReplyCallback done) {
+  send({"EXISTS", key},
+       [this, &ks, key, field = std::move(field), done = std::move(done)](resp::Value v) mutable {
+         if (v.type == resp::Type::kInteger && v.integer == 1) {
+           bump(stats_.hits);
+           done(resp::Value::nil());
+           return;
+         }
+         bump(stats_.misses);
+         fetch(ks, std::move(key), !v.isError(),
+               [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
+                 done(reply(Read::kHGet, field, *loaded));
+               });
+       });
+}
+
+// One MGET for every key (the backend splits it by slot), then a load for each managed
+// key that came back nil. Loads of one keyspace batch together.
+void ReadThrough::mget(Command cmd, ReplyCallback done) {
+  struct Managed {
+    std::size_t index;
+    const Keyspace* ks;
+    std::string key;
+  };
+  std::vector<Managed> managed;
+  std::vector<std::string_view> caps;
+  for (std::size_t i = 1; i < cmd.args.size(); ++i) {
+    const Keyspace* ks = rules_->match(cmd.args[i], caps);
+    if (ks != nullptr && !ks->isHash()) managed.push_back({i - 1, ks, cmd.args[i]});
+  }
+  redis_.execute(std::move(cmd), [this, managed = std::move(managed),
+                                  done = std::move(done)](resp::Value v) mutable {
+    if (!v.isArray()) {
+      done(std::move(v));
+      return;
+    }
+    struct Gather {
+      resp::Value array;
+      std::size_t remaining = 0;
+      ReplyCallback done;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->array = std::move(v);
+    gather->done = std::move(done);
+    gather->remaining = 1;  // held until every load below has started
+    for (Managed& m : managed) {
+      if (m.index >= gather->array.elements.size()) continue;
+      resp::Value& slot = gather->array.elements[m.index];
+      if (m.ks->state() == Keyspace::State::kFailed) {
+        slot = disabled(*m.ks);
+        continue;
+      }
+      if (slot.type != resp::Type::kNil) {
+        bump(stats_.hits);
+        continue;
+      }
+      bump(stats_.misses);
+      ++gather->remaining;
+      fetch(*m.ks, std::move(m.key), true, [gather, index = m.index](const LoadedPtr& loaded) {
+        gather->array.elements[index] = reply(Read::kGet, {}, *loaded);
+        if (--gather->remaining == 0) gather->done(std::move(gather->array));
+      });
+    }
+    if (--gather->remaining == 0) gather->done(std::move(gather->array));
+  });
+}
+
+std::vector<Counter> ReadThrough::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  std::uint64_t batch = 0, single = 0;
+  for (const auto& [ks, b] : batchers_) {
+    batch += b->batchQueries();
+    single += b->singleQueries();
+  }
+  return {{"readthru_hits", get(stats_.hits)},
+          {"readthru_misses", get(stats_.misses)},
+          {"readthru_loads", get(stats_.loads)},
+          {"readthru_load_errors", get(stats_.load_errors)},
+          {"readthru_negative_hits", get(stats_.negative_hits)},
+          {"readthru_singleflight_joins", get(stats_.singleflight_joins)},
+          {"readthru_lease_waits", get(stats_.lease_waits)},
+          {"readthru_lease_takeovers", get(stats_.lease_takeovers)},
+          {"readthru_store_errors", get(stats_.store_errors)},
+          {"readthru_values_too_big", get(stats_.values_too_big)},
+          {"readthru_disabled_errors", get(stats_.disabled_errors)},
+          {"readthru_sql_batch_queries", batch},
+          {"readthru_sql_single_queries", single}};
+}
+
+}  // namespace readthru::cache

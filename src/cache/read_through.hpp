@@ -1,0 +1,102 @@
+#pragma once
+// The read-through service: GET, HGET, HGETALL and MGET of keys that match a keyspace
+// rule. A hit is answered from Redis as it is; a miss is loaded from the database, stored
+// with the keyspace's TTL and answered in the same round trip:
+//
+//   GET key -> nil
+//   single-flight (one load per key in this process, across io threads)
+//   SET lease NX PX | GET key | EXISTS negative   (one pipeline on the key's own slot)
+//     value or negative marker: answer;  lease taken: load;  lease held elsewhere: poll
+//   load (batched per keyspace) -> SET key value PX ttl | DEL lease -> answer everyone
+//
+// Commands that do not read a managed key never come here. One ReadThrough per io thread,
+// owned by that thread; the rules and the single-flight table are shared.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/backend.hpp"
+#include "cache/keyspace_rules.hpp"
+#include "cache/load_batcher.hpp"
+#include "cache/single_flight.hpp"
+#include "cache/source_loader.hpp"
+#include "common/units.hpp"
+
+namespace readthru::cache {
+
+class ReadThrough {
+ public:
+  struct Options {
+    // How long a loader holds its lease; another instance takes over after that. Longer
+    // than a load can take (statement_timeout plus the queue wait).
+    Millis lease_time{3000};
+    // Unique per process: lease tokens are "<instance>:<n>".
+    std::string instance;
+  };
+
+  ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
+              SingleFlight& flights, Backend& redis, SourceLoader& db, Options options);
+
+  // Whether execute() should take this command: a GET/MGET of a key in a json, value or
+  // rows keyspace, or an HGET/HGETALL of a key in a hash keyspace.
+  bool owns(const command::CommandSpec& spec, const std::vector<std::string>& args) const;
+
+  // Answers an owned command; `done` runs once on this thread.
+  void execute(Command cmd, ReplyCallback done);
+
+  // For INFO (any thread).
+  std::vector<Counter> counters() const;
+
+ private:
+  enum class Read : std::uint8_t { kGet, kHGet, kHGetAll };
+  struct Fill;
+
+  struct Stats {
+    std::atomic<std::uint64_t> hits{0}, misses{0}, loads{0}, load_errors{0}, negative_hits{0},
+        singleflight_joins{0}, lease_waits{0}, lease_takeovers{0}, store_errors{0},
+        values_too_big{0}, disabled_errors{0};
+  };
+
+  // read_through.cpp: the read side.
+  void readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallback done);
+  void hgetMiss(const Keyspace& ks, std::string key, std::string field, ReplyCallback done);
+  void mget(Command cmd, ReplyCallback done);
+  static resp::Value reply(Read kind, const std::string& field, const Loaded& loaded);
+  resp::Value disabled(const Keyspace& ks);
+
+  // fill.cpp: the miss side. fetch() joins or leads the load of `key`; `done` gets the
+  // outcome on this thread. With `redis_ok` false (Redis just failed) no lease is taken
+  // and nothing is stored: the database answers alone.
+  void fetch(const Keyspace& ks, std::string key, bool redis_ok, LoadedCallback done);
+  void leaseStep(const std::shared_ptr<Fill>& fill);
+  void afterLease(const std::shared_ptr<Fill>& fill);
+  void load(const std::shared_ptr<Fill>& fill);
+  void store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded);
+  void release(const Fill& fill);
+  Millis ttlWithJitter(const Keyspace& ks);
+
+  void send(std::vector<std::string> args, ReplyCallback done);
+  void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+  LoadBatcher& batcher(const Keyspace& ks);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<KeyspaceRules> rules_;
+  SingleFlight& flights_;
+  Backend& redis_;
+  SourceLoader& db_;
+  Options options_;
+  std::uint64_t next_token_ = 0;
+  std::unordered_map<const Keyspace*, std::unique_ptr<LoadBatcher>> batchers_;
+  Stats stats_;
+  const command::CommandSpec* get_;
+  const command::CommandSpec* hget_;
+  const command::CommandSpec* hgetall_;
+  const command::CommandSpec* mget_;
+};
+
+}  // namespace readthru::cache
