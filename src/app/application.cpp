@@ -1,5 +1,7 @@
 #include "app/application.hpp"
 
+#include <sys/resource.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -8,7 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include "backend/postgres/pool.hpp"
 #include "backend/redis/router.hpp"
+#include "cache/read_through.hpp"
+#include "cache/single_flight.hpp"
 #include "common/log.hpp"
 #include "server/server.hpp"
 
@@ -25,19 +30,76 @@ std::string randomHex40() {
   return id;
 }
 
+// Checks every keyspace's SQL against the database before serving: a typo or a missing
+// column stops the start with the rule's name. When the database cannot be reached within
+// its connect timeout, readthru starts anyway (a cache must not need its database to
+// start) and the pools check the rules when they connect. Returns false to stop.
+bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& rules) {
+  asio::io_context io(1);
+  const std::size_t total = rules.statements().size();
+  std::size_t reported = 0;
+  auto pool = std::make_unique<backend::postgres::Pool>(
+      io, pg, 1, 1, rules.statements(),
+      [&](std::size_t index, const Result<cache::StatementShape>& shape) {
+        rules.onPrepared(index, shape);
+        if (++reported == total) io.stop();
+      });
+  pool->start();
+  io.run_for(pg.connect_timeout + Millis(1000));
+  pool->stop();
+  io.restart();
+  io.poll();
+  pool.reset();
+  if (reported < total) {
+    spdlog::warn(
+        "postgres: not reachable at start; serving what Redis holds, keyspaces are checked "
+        "when the database connects");
+    return true;
+  }
+  const auto failures = rules.failures();
+  for (const auto& f : failures) spdlog::critical("{}", f);
+  return failures.empty();
+}
+
 }  // namespace
 
 Application::Application(config::Config cfg) : cfg_(std::move(cfg)) {}
 
+// Every client and every backend connection is a file descriptor: take the whole hard
+// limit, as Redis does for maxclients, instead of the 1,024 a shell often starts with.
+static void raiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 int Application::run() {
+  raiseFileLimit();
   const int threads = cfg_.listen.threads;
+  std::shared_ptr<cache::KeyspaceRules> rules;
+  if (!cfg_.keyspaces.empty()) {
+    auto built = cache::KeyspaceRules::build(cfg_.keyspaces);
+    if (!built) {
+      spdlog::critical("{}", built.error().message);
+      return 2;
+    }
+    rules = *built;
+    if (!checkRulesAtStart(cfg_.postgres, *rules)) return 2;
+  }
   // Declared first, destroyed last: sessions still queued in an io_context are destroyed
   // with it, and they use the context (client count) as they go.
   server::ServerContext ctx;
   std::vector<std::unique_ptr<asio::io_context>> ios;
+  cache::SingleFlight flights;
   std::vector<std::unique_ptr<backend::redis::Router>> routers;
-  // backend.connections_per_node is for the whole process; each io thread owns a share.
+  std::vector<std::unique_ptr<backend::postgres::Pool>> pools;
+  std::vector<std::unique_ptr<cache::ReadThrough>> read_throughs;  // destroyed first
+  // Connection counts and limits are for the whole process; each io thread owns a share.
   const int per_thread = std::max(1, cfg_.backend.connections_per_node / threads);
+  const int pg_per_thread = std::max(1, cfg_.postgres.pool_size / threads);
+  const int inflight_per_thread = std::max(1, cfg_.postgres.max_inflight / threads);
 
   ctx.listen = cfg_.listen;
   ctx.backend_mode = cfg_.backend.mode;
@@ -46,28 +108,46 @@ int Application::run() {
   ctx.node_id = randomHex40();
   std::vector<asio::io_context*> io_ptrs;
   std::vector<cache::Backend*> backend_ptrs;
+  std::vector<cache::ReadThrough*> read_through_ptrs;
   for (int i = 0; i < threads; ++i) {
     ios.push_back(std::make_unique<asio::io_context>(1));
     routers.push_back(
         std::make_unique<backend::redis::Router>(*ios.back(), cfg_.backend, per_thread));
     ctx.stats.push_back(std::make_unique<server::ThreadStats>());
-    ctx.backends.push_back(routers.back().get());
+    ctx.counter_sources.push_back(routers.back().get());
     io_ptrs.push_back(ios.back().get());
     backend_ptrs.push_back(routers.back().get());
+    if (!rules) continue;
+    pools.push_back(std::make_unique<backend::postgres::Pool>(
+        *ios.back(), cfg_.postgres, pg_per_thread, inflight_per_thread, rules->statements(),
+        [rules](std::size_t index, const Result<cache::StatementShape>& shape) {
+          rules->onPrepared(index, shape);
+        }));
+    cache::ReadThrough::Options options;
+    // A lease covers a load's queue wait and its statement, with room to spare.
+    options.lease_time = cfg_.postgres.statement_timeout + Millis(2000);
+    options.instance = ctx.run_id.substr(0, 16);
+    read_throughs.push_back(std::make_unique<cache::ReadThrough>(
+        *ios.back(), rules, flights, *routers.back(), *pools.back(), options));
+    ctx.counter_sources.push_back(read_throughs.back().get());
+    ctx.counter_sources.push_back(pools.back().get());
+    read_through_ptrs.push_back(read_throughs.back().get());
   }
 
-  server::Server srv(ctx, io_ptrs, backend_ptrs);
+  server::Server srv(ctx, io_ptrs, backend_ptrs, read_through_ptrs);
   try {
     srv.listen();
   } catch (const std::exception& e) {
     spdlog::critical("cannot listen on {}:{}: {}", cfg_.listen.address, cfg_.listen.port, e.what());
     return 1;
   }
-  spdlog::info("readthru {} started: backend {} via {}", READTHRU_VERSION,
-               config::modeName(cfg_.backend.mode), cfg_.backend.seeds.front().str());
+  spdlog::info("readthru {} started: backend {} via {}, {} keyspace(s)", READTHRU_VERSION,
+               config::modeName(cfg_.backend.mode), cfg_.backend.seeds.front().str(),
+               cfg_.keyspaces.size());
 
   for (int i = 0; i < threads; ++i) {
     asio::post(*ios[i], [r = routers[i].get()] { r->start(); });
+    if (!pools.empty()) asio::post(*ios[i], [p = pools[i].get()] { p->start(); });
   }
 
   asio::signal_set signals(*ios.front(), SIGINT, SIGTERM);
@@ -76,8 +156,10 @@ int Application::run() {
     spdlog::info("signal {}: shutting down", sig);
     srv.stopAccepting();
     for (int i = 0; i < threads; ++i) {
-      asio::post(*ios[i], [r = routers[i].get(), io = ios[i].get()] {
+      auto* pool = pools.empty() ? nullptr : pools[i].get();
+      asio::post(*ios[i], [r = routers[i].get(), pool, io = ios[i].get()] {
         r->stop();
+        if (pool != nullptr) pool->stop();
         io->stop();
       });
     }

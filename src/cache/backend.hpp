@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/counters.hpp"
 #include "command/command_table.hpp"
 #include "resp/value.hpp"
 
@@ -26,23 +27,12 @@ struct Command {
 // error values (resp::Type::kError) with the text the client should see.
 using ReplyCallback = std::function<void(resp::Value)>;
 
-// A named counter for INFO, e.g. {"cluster_moved", 3}.
-struct Counter {
-  std::string name;
-  std::uint64_t value = 0;
-};
-
-class Backend {
+class Backend : public CounterSource {
  public:
-  virtual ~Backend() = default;
-
   // Runs `cmd` against Redis (routing, splitting, redirects and retries are the
   // backend's business). Never throws. `done` may run before execute() returns, when the
   // answer is known at once (a malformed command, no reachable node).
   virtual void execute(Command cmd, ReplyCallback done) = 0;
-
-  // Counters for INFO. Safe to call from any thread.
-  virtual std::vector<Counter> counters() const = 0;
 };
 
 }  // namespace readthru::cache

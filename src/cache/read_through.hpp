@@ -29,7 +29,7 @@
 
 namespace readthru::cache {
 
-class ReadThrough {
+class ReadThrough : public CounterSource {
  public:
   struct Options {
     // How long a loader holds its lease; another instance takes over after that. Longer
@@ -50,7 +50,7 @@ class ReadThrough {
   void execute(Command cmd, ReplyCallback done);
 
   // For INFO (any thread).
-  std::vector<Counter> counters() const;
+  std::vector<Counter> counters() const override;
 
  private:
   enum class Read : std::uint8_t { kGet, kHGet, kHGetAll };

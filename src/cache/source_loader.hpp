@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/counters.hpp"
 #include "common/result.hpp"
 
 namespace readthru::cache {
@@ -44,7 +45,7 @@ struct StatementShape {
   std::vector<Column> columns;
 };
 
-class SourceLoader {
+class SourceLoader : public CounterSource {
  public:
   using RowsCallback = std::function<void(Result<RowSet>)>;
 

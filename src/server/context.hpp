@@ -45,7 +45,8 @@ struct ServerContext {
   std::atomic<int> connected_clients{0};
   std::atomic<std::uint64_t> next_client_id{1};
   std::vector<std::unique_ptr<ThreadStats>> stats;  // one per io thread
-  std::vector<const cache::Backend*> backends;      // one per io thread
+  // Everything whose counters INFO sums into its readthru section (all io threads).
+  std::vector<const cache::CounterSource*> counter_sources;
 };
 
 }  // namespace readthru::server

@@ -23,8 +23,9 @@ std::string wrongArityError(std::string_view command_name) {
   return "ERR wrong number of arguments for '" + std::string(command_name) + "' command";
 }
 
-Dispatcher::Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend)
-    : ctx_(ctx), stats_(stats), backend_(backend) {}
+Dispatcher::Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend,
+                       cache::ReadThrough* read_through)
+    : ctx_(ctx), stats_(stats), backend_(backend), read_through_(read_through) {}
 
 void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   stats_.add(stats_.commands_processed);
@@ -50,6 +51,10 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
                                                 std::string(spec->route_note));
       return;
     default:
+      if (read_through_ != nullptr && read_through_->owns(*spec, args)) {
+        read_through_->execute({std::move(args), spec, session.info().id}, session.replyLater());
+        return;
+      }
       backend_.execute({std::move(args), spec, session.info().id}, session.replyLater());
       return;
   }

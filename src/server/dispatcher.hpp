@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cache/backend.hpp"
+#include "cache/read_through.hpp"
 #include "command/command_table.hpp"
 
 namespace readthru::server {
@@ -17,7 +18,9 @@ struct ThreadStats;
 
 class Dispatcher {
  public:
-  Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend);
+  // `read_through` is null when no keyspace is configured.
+  Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend,
+             cache::ReadThrough* read_through);
 
   // Handles one request; `args` may be moved from. Its reply goes into the session's
   // reply order, now or later.
@@ -36,6 +39,7 @@ class Dispatcher {
   ServerContext& ctx_;
   ThreadStats& stats_;
   cache::Backend& backend_;
+  cache::ReadThrough* read_through_;
 };
 
 // Redis's texts, shared by the dispatcher and its tests.

@@ -254,10 +254,11 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
     line("backend_mode", config::modeName(ctx_.backend_mode));
     line("protocol_errors", sum(&ThreadStats::protocol_errors));
     line("output_limit_disconnects", sum(&ThreadStats::output_limit_disconnects));
-    // Backend counters, summed over io threads (each thread has its own router).
+    // Counters of the backend, read-through service and database pool, summed over io
+    // threads (each thread has its own).
     std::vector<cache::Counter> totals;
-    for (const auto* backend : ctx_.backends) {
-      for (const auto& c : backend->counters()) {
+    for (const auto* source : ctx_.counter_sources) {
+      for (const auto& c : source->counters()) {
         auto it = std::find_if(totals.begin(), totals.end(),
                                [&](const cache::Counter& t) { return t.name == c.name; });
         if (it == totals.end()) {

@@ -11,10 +11,13 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Server::Server(ServerContext& ctx, std::vector<asio::io_context*> ios,
-               std::vector<cache::Backend*> backends)
+               std::vector<cache::Backend*> backends,
+               std::vector<cache::ReadThrough*> read_throughs)
     : ctx_(ctx), ios_(std::move(ios)), acceptor_(*ios_.front()) {
+  read_throughs.resize(ios_.size(), nullptr);
   for (std::size_t i = 0; i < ios_.size(); ++i) {
-    dispatchers_.push_back(std::make_unique<Dispatcher>(ctx_, *ctx_.stats[i], *backends[i]));
+    dispatchers_.push_back(
+        std::make_unique<Dispatcher>(ctx_, *ctx_.stats[i], *backends[i], read_throughs[i]));
   }
 }
 

@@ -17,7 +17,7 @@ class Server {
  public:
   // `ios[i]` and `backends[i]` belong to io thread i; ios[0] also runs the acceptor.
   Server(ServerContext& ctx, std::vector<boost::asio::io_context*> ios,
-         std::vector<cache::Backend*> backends);
+         std::vector<cache::Backend*> backends, std::vector<cache::ReadThrough*> read_throughs);
 
   // Binds and starts accepting. Throws std::system_error when the address cannot be bound
   // (a start-up error, reported with the address).

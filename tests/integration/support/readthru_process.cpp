@@ -37,7 +37,8 @@ std::string clusterBackend(const std::string& extra) {
   return std::string("  mode: cluster\n  seeds: ") + kClusterSeeds + "\n" + extra;
 }
 
-ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra) {
+ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra,
+                                 const std::string& sections) {
   char tmpl[] = "/tmp/readthru-test-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -48,7 +49,7 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
     std::ofstream out(config);
     out << "listen:\n  address: 127.0.0.1\n  port: " << port_ << "\n"
         << listen_extra << "backend:\n"
-        << backend_yaml << "log:\n  level: info\n";
+        << backend_yaml << sections << "log:\n  level: info\n";
   }
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -75,6 +76,43 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("readthru did not answer PING within 20s; see " + log_);
+}
+
+ExitResult runUntilExit(const std::string& config_yaml, std::chrono::milliseconds timeout) {
+  char tmpl[] = "/tmp/readthru-test-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+  const std::string dir = tmpl;
+  const std::string config = dir + "/readthru.yaml";
+  const std::string log = dir + "/readthru.log";
+  std::ofstream(config) << config_yaml;
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(READTHRU_BINARY, READTHRU_BINARY, "--config", config.c_str(), nullptr);
+    ::_exit(127);
+  }
+  ExitResult result;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) != pid) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      status = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (status != -1 && WIFEXITED(status)) result.code = WEXITSTATUS(status);
+  std::stringstream text;
+  text << std::ifstream(log).rdbuf();
+  result.log = text.str();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  return result;
 }
 
 int ReadthruProcess::stop(bool kill) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -20,8 +21,10 @@ inline constexpr const char* kSentinels =
 class ReadthruProcess {
  public:
   // `backend_yaml` is the body of the `backend:` section, e.g.
-  // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:`.
-  explicit ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra = "");
+  // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:`;
+  // `sections` adds top-level sections (postgres:, keyspaces:).
+  explicit ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra = "",
+                           const std::string& sections = "");
   ~ReadthruProcess();
   ReadthruProcess(const ReadthruProcess&) = delete;
   ReadthruProcess& operator=(const ReadthruProcess&) = delete;
@@ -42,6 +45,14 @@ class ReadthruProcess {
   std::string dir_;
   std::string log_;
 };
+
+// Runs readthru with this config until it exits on its own (a start-up failure), for at
+// most `timeout`; returns its exit code (-1: still running, killed) and its log.
+struct ExitResult {
+  int code = -1;
+  std::string log;
+};
+ExitResult runUntilExit(const std::string& config_yaml, std::chrono::milliseconds timeout);
 
 // A cluster-mode backend section for the local stack.
 std::string clusterBackend(const std::string& extra = "");

@@ -1,0 +1,281 @@
+#include "backend/postgres/pool.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "backend/postgres/connection.hpp"
+#include "common/log.hpp"
+
+namespace readthru::backend::postgres {
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr Millis kSweepInterval{50};
+// How much longer than statement_timeout a query may take before the client gives up:
+// the server's own timeout should always answer first.
+constexpr Millis kDeadlineSlack{500};
+constexpr const char* kStopped = "database unreachable: loader stopped";
+
+}  // namespace
+
+Pool::Pool(asio::io_context& io, const config::PostgresConfig& cfg, int connections,
+           int max_inflight, std::vector<std::string> statements, PreparedCallback on_prepared)
+    : io_(io),
+      alive_(std::make_shared<char>(0)),
+      statement_count_(statements.size()),
+      max_inflight_(static_cast<std::size_t>(std::max(1, max_inflight))),
+      deadline_(cfg.statement_timeout.count() > 0 ? cfg.statement_timeout + kDeadlineSlack
+                                                  : Millis{0}),
+      on_prepared_(std::move(on_prepared)),
+      reported_(statements.size(), false),
+      sweep_timer_(io) {
+  auto options = std::make_shared<ConnectionOptions>();
+  options->dsn = cfg.dsn;
+  options->statement_timeout = cfg.statement_timeout;
+  options->connect_timeout = cfg.connect_timeout;
+  options->statements = std::move(statements);
+
+  // The hooks hold a plain `this`: connections are closed in ~Pool, after which their
+  // handlers see a new generation and never call a hook again.
+  Connection::Hooks hooks;
+  hooks.on_ready = [this](Connection& c) { onReady(c); };
+  hooks.on_down = [this](Connection& c, const std::string& reason, bool connect_failed) {
+    onDown(c, reason, connect_failed);
+  };
+  hooks.on_prepared = [this](std::size_t i, Result<cache::StatementShape> shape) {
+    onPrepared(i, std::move(shape));
+  };
+  hooks.on_query_done = [this](Connection&) { dispatch(); };
+  for (int i = 0; i < std::max(1, connections); ++i) {
+    connections_.push_back(std::make_shared<Connection>(io, options, hooks));
+  }
+}
+
+Pool::~Pool() { shutdown(/*silent=*/true); }
+
+void Pool::start() {
+  if (started_ || stopped_) return;
+  started_ = true;
+  // Copied: a connect that fails at once may run hooks (and callbacks) before we finish.
+  const auto connections = connections_;
+  const std::weak_ptr<char> alive = alive_;
+  for (const auto& c : connections) {
+    c->start();
+    if (alive.expired()) return;
+  }
+  armSweep();
+}
+
+void Pool::stop() { shutdown(/*silent=*/false); }
+
+void Pool::shutdown(bool silent) {
+  if (stopped_) return;
+  stopped_ = true;
+  sweep_timer_.cancel();
+  std::deque<Waiting> waiting;
+  waiting.swap(queue_);
+  const auto connections = connections_;
+  const std::weak_ptr<char> alive = alive_;
+  for (const auto& c : connections) {
+    c->close(kStopped, silent);
+    if (alive.expired()) return;
+  }
+  countConnectionsUp();
+  if (silent) return;
+  for (Waiting& w : waiting) {
+    w.done(Error{kStopped});
+    if (alive.expired()) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Queries
+
+void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCallback done) {
+  stats_.queries.fetch_add(1, std::memory_order_relaxed);
+  if (statement >= statement_count_) {
+    answerLater(std::move(done), "no such statement");
+    return;
+  }
+  // Text parameters end at a NUL byte: the database would silently look up a shorter key.
+  for (const std::string& p : params) {
+    if (p.find('\0') != std::string::npos) {
+      answerLater(std::move(done), "invalid parameter: contains a NUL byte");
+      return;
+    }
+  }
+  if (stopped_ || !started_) {
+    answerLater(std::move(done), stopped_ ? kStopped : "database unreachable: loader not started");
+    return;
+  }
+  if (down_) {
+    stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
+    answerLater(std::move(done), "database unreachable: " + last_error_);
+    return;
+  }
+  if (queue_.empty()) {
+    if (Connection* c = pickConnection()) {
+      const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
+      c->query(statement, params, track(std::move(done)), deadline);
+      return;
+    }
+  }
+  if (queue_.size() >= max_inflight_) {
+    stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
+    answerLater(std::move(done), "too many loads waiting");
+    return;
+  }
+  const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
+  queue_.push_back({statement, std::move(params), track(std::move(done)), deadline});
+}
+
+// Counts the outcome, unless the pool is gone by the time it arrives.
+Pool::RowsCallback Pool::track(RowsCallback done) {
+  return [this, alive = std::weak_ptr<char>(alive_),
+          done = std::move(done)](Result<cache::RowSet> result) {
+    if (!alive.expired() && !result.ok()) {
+      stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      if (result.error().message == kStatementTimeout) {
+        stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    done(std::move(result));
+  };
+}
+
+// query() never calls `done` before returning; answers known at once go through the loop.
+void Pool::answerLater(RowsCallback done, std::string message) {
+  stats_.errors.fetch_add(1, std::memory_order_relaxed);
+  asio::post(io_, [done = std::move(done), message = std::move(message)] {
+    done(Error{message});
+  });
+}
+
+std::size_t Pool::inflight() const {
+  std::size_t n = 0;
+  for (const auto& c : connections_) n += c->inflight();
+  return n;
+}
+
+Connection* Pool::pickConnection() const {
+  if (inflight() >= max_inflight_) return nullptr;
+  Connection* best = nullptr;
+  for (const auto& c : connections_) {
+    if (c->ready() && (best == nullptr || c->inflight() < best->inflight())) best = c.get();
+  }
+  return best;
+}
+
+// Moves waiting queries into pipelines while there is room. Connection::query() runs no
+// callback, so nothing here can re-enter the pool.
+void Pool::dispatch() {
+  while (!queue_.empty() && !stopped_) {
+    Connection* c = pickConnection();
+    if (c == nullptr) return;
+    Waiting w = std::move(queue_.front());
+    queue_.pop_front();
+    c->query(w.statement, w.params, std::move(w.done), w.deadline);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection events
+
+void Pool::onReady(Connection& conn) {
+  if (conn.readyCount() > 1) stats_.reconnects.fetch_add(1, std::memory_order_relaxed);
+  countConnectionsUp();
+  if (down_) {
+    down_ = false;
+    spdlog::info("postgres reachable again");
+  }
+  dispatch();
+}
+
+void Pool::onDown(Connection& conn, const std::string& reason, bool connect_failed) {
+  last_error_ = reason;
+  countConnectionsUp();
+  if (!connect_failed) {
+    // Reconnects at once; its queries failed, so others may now fit on other connections.
+    spdlog::debug("postgres connection lost: {}", reason);
+    dispatch();
+    return;
+  }
+  if (down_ || anyConnected()) return;
+  down_ = true;
+  spdlog::warn("postgres unreachable: {}", reason);
+  // A cache must not hold work behind a dead database: everything waiting fails now.
+  std::deque<Waiting> waiting;
+  waiting.swap(queue_);
+  const std::weak_ptr<char> alive = alive_;
+  for (Waiting& w : waiting) {
+    stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
+    w.done(Error{"database unreachable: " + reason});
+    if (alive.expired()) return;
+  }
+}
+
+void Pool::onPrepared(std::size_t statement, Result<cache::StatementShape> shape) {
+  if (statement >= reported_.size() || reported_[statement]) return;
+  reported_[statement] = true;
+  if (on_prepared_) on_prepared_(statement, std::move(shape));
+}
+
+// ---------------------------------------------------------------------------------------
+// Deadlines
+
+void Pool::armSweep() {
+  if (stopped_) return;
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired() || stopped_) return;
+    sweep();
+  });
+}
+
+void Pool::sweep() {
+  const auto now = Clock::now();
+  const std::weak_ptr<char> alive = alive_;
+  // Every query waits the same time, so the queue is in deadline order.
+  while (!queue_.empty() && queue_.front().deadline <= now) {
+    Waiting w = std::move(queue_.front());
+    queue_.pop_front();
+    w.done(Error{kStatementTimeout});
+    if (alive.expired()) return;
+  }
+  const auto connections = connections_;
+  for (const auto& c : connections) {
+    c->checkDeadlines(now, deadline_);
+    if (alive.expired()) return;
+  }
+  armSweep();
+}
+
+// ---------------------------------------------------------------------------------------
+// Observability
+
+void Pool::countConnectionsUp() {
+  std::uint64_t up = 0;
+  for (const auto& c : connections_) up += c->ready() ? 1 : 0;
+  stats_.connections_up.store(up, std::memory_order_relaxed);
+}
+
+bool Pool::anyConnected() const {
+  return std::any_of(connections_.begin(), connections_.end(),
+                     [](const auto& c) { return c->ready(); });
+}
+
+std::vector<cache::Counter> Pool::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  return {
+      {"pg_queries", get(stats_.queries)},
+      {"pg_query_errors", get(stats_.errors)},
+      {"pg_timeouts", get(stats_.timeouts)},
+      {"pg_queue_full", get(stats_.queue_full)},
+      {"pg_unreachable", get(stats_.unreachable)},
+      {"pg_reconnects", get(stats_.reconnects)},
+      {"pg_connections_up", get(stats_.connections_up)},
+  };
+}
+
+}  // namespace readthru::backend::postgres

@@ -1,0 +1,121 @@
+#pragma once
+// cache::SourceLoader on PostgreSQL: a pool of pipelined libpq connections.
+//
+// One Pool per io thread: it and its connections live on that thread's io_context, so
+// nothing here locks or posts across threads (counters() alone may be read from any
+// thread). A query goes to the least-loaded ready connection; at most `max_inflight`
+// run at once, at most as many more wait in a FIFO, and beyond that a query is refused.
+// Every query has a client-side deadline (statement_timeout + 500ms) on top of the
+// server's statement_timeout. While no connection can be made the pool refuses queries
+// at once instead of queueing them behind a dead database, and keeps reconnecting with
+// back-off. libpq stays inside this module: nothing here exposes its types.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/source_loader.hpp"
+#include "common/result.hpp"
+#include "common/units.hpp"
+#include "config/config.hpp"
+
+namespace readthru::backend::postgres {
+
+class Connection;
+
+class Pool : public cache::SourceLoader {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // What preparing statement number `statement` told the first connection that got that
+  // far: its shape, or the database's reason it does not prepare.
+  using PreparedCallback =
+      std::function<void(std::size_t statement, Result<cache::StatementShape>)>;
+
+  // `connections` and `max_inflight` are this pool's share (per io thread) of the
+  // configured totals; values below 1 count as 1. `statements` are the SQL texts that
+  // query() numbers. Nothing connects before start().
+  Pool(boost::asio::io_context& io, const config::PostgresConfig& cfg, int connections,
+       int max_inflight, std::vector<std::string> statements, PreparedCallback on_prepared);
+  // Drops every connection; callbacks still waiting are discarded, not called.
+  ~Pool() override;
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Connects every connection and starts the deadline sweep. Queries issued after
+  // start() but before the first connection is ready wait for it (within their deadline);
+  // before start() they are refused.
+  void start();
+  // Drops every connection for good; waiting and running queries are answered with
+  // "database unreachable: loader stopped". Later queries get the same answer.
+  void stop();
+
+  // See cache::SourceLoader. Errors of its own: "too many loads waiting", "statement
+  // timeout", "database unreachable: <reason>", "statement not prepared: <reason>",
+  // "no such statement", "invalid parameter: ..."; otherwise the database's message.
+  void query(std::size_t statement, std::vector<std::string> params,
+             RowsCallback done) override;
+
+  // pg_queries, pg_query_errors, pg_timeouts, pg_queue_full, pg_unreachable,
+  // pg_reconnects, pg_connections_up. Safe to call from any thread.
+  std::vector<cache::Counter> counters() const override;
+  // True if at least one connection is ready for queries.
+  bool anyConnected() const;
+
+ private:
+  // A query waiting for room in the pipeline.
+  struct Waiting {
+    std::size_t statement = 0;
+    std::vector<std::string> params;
+    RowsCallback done;  // already wrapped by track()
+    Clock::time_point deadline;
+  };
+
+  // Read by INFO from any thread, hence relaxed atomics; written only on this thread.
+  struct Stats {
+    std::atomic<std::uint64_t> queries{0};
+    std::atomic<std::uint64_t> errors{0};
+    std::atomic<std::uint64_t> timeouts{0};
+    std::atomic<std::uint64_t> queue_full{0};
+    std::atomic<std::uint64_t> unreachable{0};
+    std::atomic<std::uint64_t> reconnects{0};
+    std::atomic<std::uint64_t> connections_up{0};
+  };
+
+  void onReady(Connection& conn);
+  void onDown(Connection& conn, const std::string& reason, bool connect_failed);
+  void onPrepared(std::size_t statement, Result<cache::StatementShape> shape);
+  void dispatch();
+  Connection* pickConnection() const;
+  std::size_t inflight() const;
+  RowsCallback track(RowsCallback done);
+  void answerLater(RowsCallback done, std::string message);
+  void armSweep();
+  void sweep();
+  void shutdown(bool silent);
+  void countConnectionsUp();
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<char> alive_;  // handlers hold a weak_ptr: expired once the pool is gone
+  std::size_t statement_count_;
+  std::size_t max_inflight_;
+  Millis deadline_;  // client-side limit per query, and per statement at a pipeline's head
+  PreparedCallback on_prepared_;
+  std::vector<bool> reported_;  // on_prepared_ ran for this statement
+  std::vector<std::shared_ptr<Connection>> connections_;
+  std::deque<Waiting> queue_;
+  boost::asio::steady_timer sweep_timer_;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool down_ = false;  // no connection and the last connect failed: refuse queries
+  std::string last_error_;
+  Stats stats_;
+};
+
+}  // namespace readthru::backend::postgres

@@ -1,0 +1,123 @@
+#include "backend/postgres/row_conversion.hpp"
+
+#include <optional>
+
+namespace readthru::backend::postgres {
+
+namespace {
+
+// OIDs of the built-in types (src/include/catalog/pg_type.dat); they never change.
+enum : std::uint32_t {
+  kBoolOid = 16,
+  kByteaOid = 17,
+  kInt8Oid = 20,
+  kInt2Oid = 21,
+  kInt4Oid = 23,
+  kOidOid = 26,
+  kJsonOid = 114,
+  kFloat4Oid = 700,
+  kFloat8Oid = 701,
+  kDateOid = 1082,
+  kTimeOid = 1083,
+  kTimestampOid = 1114,
+  kTimestamptzOid = 1184,
+  kTimetzOid = 1266,
+  kNumericOid = 1700,
+  kJsonbOid = 3802,
+};
+
+std::optional<unsigned> hexDigit(char c) {
+  if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<unsigned>(c - 'a' + 10);
+  if (c >= 'A' && c <= 'F') return static_cast<unsigned>(c - 'A' + 10);
+  return std::nullopt;
+}
+
+}  // namespace
+
+cache::ColumnKind columnKind(std::uint32_t type_oid) {
+  using cache::ColumnKind;
+  switch (type_oid) {
+    case kInt2Oid:
+    case kInt4Oid:
+    case kInt8Oid:
+    case kOidOid:
+      return ColumnKind::kInteger;
+    case kNumericOid:
+    case kFloat4Oid:
+    case kFloat8Oid:
+      return ColumnKind::kNumber;
+    case kBoolOid:
+      return ColumnKind::kBool;
+    case kJsonOid:
+    case kJsonbOid:
+      return ColumnKind::kJson;
+    case kTimestampOid:
+    case kTimestamptzOid:
+    case kDateOid:
+    case kTimeOid:
+    case kTimetzOid:
+      return ColumnKind::kTimestamp;
+    case kByteaOid:
+      return ColumnKind::kBytes;
+    default:
+      return ColumnKind::kText;
+  }
+}
+
+std::string normaliseValue(cache::ColumnKind kind, std::string_view text) {
+  switch (kind) {
+    case cache::ColumnKind::kBool:
+      if (text == "t") return "true";
+      if (text == "f") return "false";
+      return std::string(text);
+    case cache::ColumnKind::kTimestamp:
+      return isoTimestamp(text);
+    case cache::ColumnKind::kBytes:
+      return decodeBytea(text);
+    default:
+      return std::string(text);
+  }
+}
+
+std::string isoTimestamp(std::string_view text) {
+  std::string out(text);
+  const std::size_t colon = out.find(':');
+  if (colon == std::string::npos) return out;  // a date, "infinity", "-infinity"
+
+  // With DateStyle=ISO a date and its time are separated by the first space; a time
+  // value (time, timetz) has no date and its first colon comes before any space.
+  std::size_t time_start = 0;
+  const std::size_t space = out.find(' ');
+  if (space != std::string::npos && space < colon) {
+    out[space] = 'T';
+    time_start = space + 1;
+  }
+
+  // The zone is the first sign after the time starts. The server abbreviates whole-hour
+  // offsets to "+HH" (and keeps "+HH:MM" or "+HH:MM:SS" otherwise); ISO 8601 wants
+  // minutes. A trailing " BC" stays where it is.
+  const std::size_t sign = out.find_first_of("+-", time_start);
+  if (sign == std::string::npos) return out;
+  std::size_t end = out.find(' ', sign);
+  if (end == std::string::npos) end = out.size();
+  if (end - sign == 3) out.insert(end, ":00");
+  return out;
+}
+
+std::string decodeBytea(std::string_view text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) {
+    return std::string(text);
+  }
+  std::string out;
+  out.reserve((text.size() - 2) / 2);
+  for (std::size_t i = 2; i < text.size(); i += 2) {
+    const auto hi = hexDigit(text[i]);
+    const auto lo = hexDigit(text[i + 1]);
+    if (!hi || !lo) return std::string(text);
+    out.push_back(static_cast<char>((*hi << 4) | *lo));
+  }
+  return out;
+}
+
+}  // namespace readthru::backend::postgres

@@ -1,0 +1,37 @@
+#pragma once
+// A small blocking PostgreSQL client for integration tests (libpq's synchronous API): set
+// up tables, change rows, read pg_stat_statements. Failures throw.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct pg_conn;
+
+namespace readthru::testing {
+
+// The local stack's database (scripts/stack).
+inline constexpr const char* kPgDsn = "host=127.0.0.1 port=55432 dbname=app user=app";
+
+class Pg {
+ public:
+  explicit Pg(const std::string& dsn = kPgDsn);
+  ~Pg();
+  Pg(const Pg&) = delete;
+  Pg& operator=(const Pg&) = delete;
+
+  // Runs one or more statements; throws with the database's message on error.
+  void exec(const std::string& sql);
+  // The rows of one query, as text ("" for NULL).
+  std::vector<std::vector<std::string>> rows(const std::string& sql);
+  // The first column of the first row, or "" when there is none.
+  std::string scalar(const std::string& sql);
+
+  // How many times statements whose text contains `fragment` ran, per pg_stat_statements.
+  std::int64_t calls(const std::string& fragment);
+
+ private:
+  pg_conn* conn_ = nullptr;
+};
+
+}  // namespace readthru::testing
