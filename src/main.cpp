@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
     std::cerr << "readthru: config error: " << e.what() << "\n";
     return kExitConfigError;
   }
+  if (auto problem = readthru::app::Application::check(cfg)) {
+    std::cerr << "readthru: config error: " << *problem << "\n";
+    return kExitConfigError;
+  }
   if (check_only) {
     std::cout << "readthru: " << path << " is valid\n";
     return 0;

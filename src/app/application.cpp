@@ -75,6 +75,12 @@ static void raiseFileLimit() {
   }
 }
 
+std::optional<std::string> Application::check(const config::Config& cfg) {
+  auto built = cache::KeyspaceRules::build(cfg.keyspaces);
+  if (!built) return built.error().message;
+  return std::nullopt;
+}
+
 int Application::run() {
   raiseFileLimit();
   const int threads = cfg_.listen.threads;

@@ -3,6 +3,9 @@
 // one dispatcher per thread, the listener, and signal handling. The only module that
 // sees all the others.
 
+#include <optional>
+#include <string>
+
 #include "config/config.hpp"
 
 namespace readthru::app {
@@ -14,6 +17,10 @@ class Application {
   // Runs until SIGINT or SIGTERM. Returns the process exit code (0 on a clean stop, 1
   // when start-up fails, e.g. the port is taken).
   int run();
+
+  // The checks that need no server: keyspace patterns, overlaps, $n against params. The
+  // SQL itself is checked against the database at start. Returns the first problem.
+  static std::optional<std::string> check(const config::Config& cfg);
 
  private:
   config::Config cfg_;

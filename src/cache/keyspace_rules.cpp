@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/log.hpp"
+
 namespace readthru::cache {
 namespace {
 
@@ -136,12 +138,19 @@ void KeyspaceRules::onPrepared(std::size_t index, const Result<StatementShape>& 
     problem =
         checkShape(*ks, ks->shape_->value(), wants_batch ? &ks->batch_shape_->value() : nullptr);
   }
+  const auto state = problem ? Keyspace::State::kFailed : Keyspace::State::kReady;
   {
     std::lock_guard failure_lock(ks->failure_mutex_);
+    // Every connection reports on every connect: log only what changes.
+    if (state == ks->state() && ks->failure_ == problem.value_or("")) return;
     ks->failure_ = problem.value_or("");
   }
-  ks->state_.store(problem ? Keyspace::State::kFailed : Keyspace::State::kReady,
-                   std::memory_order_release);
+  ks->state_.store(state, std::memory_order_release);
+  if (problem) {
+    spdlog::error("{}: keyspace '{}' disabled: {}", ks->cfg_.origin, ks->name(), *problem);
+  } else {
+    spdlog::info("keyspace '{}' ready", ks->name());
+  }
 }
 
 std::vector<std::string> KeyspaceRules::failures() const {

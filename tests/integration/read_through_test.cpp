@@ -231,6 +231,30 @@ TEST_F(ReadThrough, MgetOfHundredColdKeysIsOneBatchQuery) {
   EXPECT_GT(slots.size(), 50u);
 }
 
+TEST_F(ReadThrough, PipelinedMissesShareBatchQueries) {
+  Client c(proc_->port());
+  Pg pg;
+  const std::string batch = kTag + "_users WHERE id = ANY($1)";
+  const std::string single = "FROM " + kTag + "_users WHERE id = $1";
+  const auto before = pg.calls(batch) + pg.calls(single);
+  std::string pipeline;
+  for (int i = 201; i <= 250; ++i) {
+    const std::string k = key("user:" + std::to_string(i));
+    pipeline += "*2\r\n$3\r\nGET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+  }
+  c.sendRaw(pipeline);
+  for (int i = 201; i <= 250; ++i) {
+    const resp::Value v = c.read();
+    ASSERT_EQ(v.type, resp::Type::kBulk) << show(v);
+    ASSERT_NE(v.str.find("\"id\":" + std::to_string(i) + ","), std::string::npos) << v.str;
+  }
+  // The GET replies come back from three nodes in a few reads, so the misses may form a
+  // few batches; far fewer than one query per key either way.
+  const auto executions = pg.calls(batch) + pg.calls(single) - before;
+  EXPECT_GE(executions, 1);
+  EXPECT_LE(executions, 5);
+}
+
 TEST_F(ReadThrough, TtlJitterStaysInRange) {
   Client c(proc_->port());
   std::set<std::int64_t> seen;
@@ -301,6 +325,19 @@ TEST(ReadThroughStart, BadSqlStopsTheStartNamingTheKeyspace) {
   const ExitResult r = runUntilExit(config, std::chrono::seconds(20));
   EXPECT_EQ(r.code, 2) << r.log;
   EXPECT_NE(r.log.find("keyspace 'typo': query: column \"nme\" does not exist"), std::string::npos)
+      << r.log;
+}
+
+TEST(ReadThroughStart, OverlappingPatternsStopTheStartWithoutTheDatabase) {
+  const std::string config =
+      "listen: { port: " + std::to_string(freePort()) + " }\nbackend:\n" + clusterBackend() +
+      "postgres: { dsn: \"host=127.0.0.1 port=1\" }\nkeyspaces:\n"
+      "  - { name: a, pattern: \"user:<id>\", query: \"SELECT $1\", params: [id], ttl: 1s }\n"
+      "  - { name: b, pattern: \"<kind>:42\", query: \"SELECT $1\", params: [kind], ttl: 1s }\n";
+  const ExitResult r = runUntilExit(config, std::chrono::seconds(20));
+  EXPECT_EQ(r.code, 2) << r.log;
+  EXPECT_NE(r.log.find("keyspace 'b': pattern '<kind>:42' can match the same keys as keyspace 'a'"),
+            std::string::npos)
       << r.log;
 }
 
