@@ -17,91 +17,11 @@ namespace {
 constexpr Millis kFirstBackoff{100};
 constexpr Millis kMaxBackoff{5000};
 constexpr Millis kDefaultConnectTimeout{2000};
-constexpr const char* kQueryCanceled = "57014";  // statement_timeout (or a cancel request)
 
 struct ResultDeleter {
   void operator()(PGresult* res) const { PQclear(res); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
-
-// libpq's messages end in a newline and may span lines ("... failed: Connection refused\n\t
-// Is the server running ..."). A reason goes into one log line or one RESP error, so runs
-// of whitespace become one space.
-std::string oneLine(const char* text) {
-  std::string out;
-  bool gap = false;
-  for (const char* p = text; p != nullptr && *p != '\0'; ++p) {
-    if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
-      gap = !out.empty();
-      continue;
-    }
-    if (gap) out.push_back(' ');
-    gap = false;
-    out.push_back(*p);
-  }
-  return out;
-}
-
-std::string connError(PGconn* conn) {
-  std::string text = conn != nullptr ? oneLine(PQerrorMessage(conn)) : std::string();
-  return text.empty() ? "connection failed" : text;
-}
-
-// The database's own words for a failed command, without the "ERROR:" prefix and detail.
-std::string resultError(const PGresult* res, PGconn* conn) {
-  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-  if (state != nullptr && std::strcmp(state, kQueryCanceled) == 0) return kStatementTimeout;
-  std::string text = oneLine(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-  if (text.empty()) text = oneLine(PQresultErrorMessage(res));
-  return text.empty() ? connError(conn) : text;
-}
-
-std::vector<cache::Column> columnsOf(const PGresult* res) {
-  std::vector<cache::Column> columns(static_cast<std::size_t>(PQnfields(res)));
-  for (std::size_t i = 0; i < columns.size(); ++i) {
-    const int c = static_cast<int>(i);
-    columns[i].name = PQfname(res, c);
-    columns[i].kind = columnKind(PQftype(res, c));
-  }
-  return columns;
-}
-
-cache::RowSet toRowSet(const PGresult* res) {
-  cache::RowSet out;
-  out.columns = columnsOf(res);
-  const int nrows = PQntuples(res);
-  out.rows.resize(static_cast<std::size_t>(nrows));
-  for (int r = 0; r < nrows; ++r) {
-    auto& row = out.rows[static_cast<std::size_t>(r)];
-    row.reserve(out.columns.size());
-    for (std::size_t c = 0; c < out.columns.size(); ++c) {
-      const int col = static_cast<int>(c);
-      if (PQgetisnull(res, r, col)) {
-        row.emplace_back(std::nullopt);
-        continue;
-      }
-      // Values may hold any byte but NUL (text format); PQgetlength, not strlen, bounds them.
-      const std::string_view text(PQgetvalue(res, r, col),
-                                  static_cast<std::size_t>(PQgetlength(res, r, col)));
-      row.emplace_back(normaliseValue(out.columns[c].kind, text));
-    }
-  }
-  return out;
-}
-
-Result<cache::RowSet> queryOutcome(const PGresult* res, PGconn* conn) {
-  switch (PQresultStatus(res)) {
-    case PGRES_TUPLES_OK:
-      return toRowSet(res);
-    case PGRES_COMMAND_OK:
-    case PGRES_EMPTY_QUERY:
-      return cache::RowSet{};
-    case PGRES_PIPELINE_ABORTED:
-      return Error{"query aborted by an earlier error in the pipeline"};
-    default:
-      return Error{resultError(res, conn)};
-  }
-}
 
 // The server settings every session gets, after the user's own `options` from the DSN
 // (for a repeated -c the server keeps the last, so ours win). Read-only by default so a
@@ -162,7 +82,8 @@ void Connection::connect() {
     failSoon(options.error().message);
     return;
   }
-  const std::string timeout_s = std::to_string(std::max<std::int64_t>(1, (timeout.count() + 999) / 1000));
+  const std::string timeout_s =
+      std::to_string(std::max<std::int64_t>(1, (timeout.count() + 999) / 1000));
   // Later keywords override what the expanded DSN (the first "dbname") set.
   const char* keys[] = {"dbname",          "options",         "application_name",
                         "connect_timeout", "client_encoding", nullptr};
@@ -173,7 +94,8 @@ void Connection::connect() {
     failSoon(connError(conn_.get()));
     return;
   }
-  PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);  // not to stderr
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);  // not to stderr
 
   connect_timer_.expires_after(timeout);
   connect_timer_.async_wait([self, gen, timeout](boost::system::error_code ec) {
@@ -272,7 +194,9 @@ void Connection::query(std::size_t statement, const std::vector<std::string>& pa
   if (statement >= prepare_errors_.size() || prepare_errors_[statement]) {
     const std::string reason =
         statement < prepare_errors_.size() ? *prepare_errors_[statement] : "no such statement";
-    asio::post(io_, [done = std::move(done), reason] { done(Error{"statement not prepared: " + reason}); });
+    asio::post(io_, [done = std::move(done), reason] {
+      done(Error{"statement not prepared: " + reason});
+    });
     return;
   }
   std::vector<const char*> values(params.size());
@@ -290,6 +214,7 @@ void Connection::query(std::size_t statement, const std::vector<std::string>& pa
     return;
   }
   flush();
+  scheduleInput();
 }
 
 void Connection::push(Step step) {
@@ -329,7 +254,7 @@ void Connection::flush() {
                          self->fail(ec.message());
                          return;
                        }
-                       self->flush();
+                       self->processInput();  // flushes the rest, too
                      });
 }
 
@@ -346,11 +271,24 @@ void Connection::waitReadable() {
                          self->fail(ec.message());
                          return;
                        }
-                       self->onReadable();
+                       self->processInput();
                      });
 }
 
-void Connection::onReadable() {
+// libpq reads from the socket on its own whenever a send cannot finish (so that a server
+// blocked on sending cannot deadlock it). What it read that way no longer wakes a read
+// wait, so after sending, input is processed once more on the next turn of the loop.
+void Connection::scheduleInput() {
+  if (input_posted_) return;
+  input_posted_ = true;
+  asio::post(io_, [self = shared_from_this(), gen = generation_] {
+    if (gen != self->generation_) return;
+    self->input_posted_ = false;
+    self->processInput();
+  });
+}
+
+void Connection::processInput() {
   auto self = shared_from_this();
   // Results already buffered are handed out even if the read hit EOF.
   const bool input_ok = PQconsumeInput(conn_.get()) == 1;
@@ -375,7 +313,8 @@ bool Connection::drainResults() {
     const auto status = res ? PQresultStatus(res.get()) : PGRES_COMMAND_OK;
     if (!res || status == PGRES_PIPELINE_SYNC) {
       if (is_sync != (res != nullptr)) {  // a NULL for a Sync, or a Sync for a command
-        fail(PQstatus(c) == CONNECTION_BAD ? connError(c) : "results out of step with the pipeline");
+        fail(PQstatus(c) == CONNECTION_BAD ? connError(c)
+                                           : "results out of step with the pipeline");
         return false;
       }
       popStep();
@@ -500,6 +439,7 @@ void Connection::dropStream() {
   conn_.reset();
   read_waiting_ = false;
   write_waiting_ = false;
+  input_posted_ = false;
   failing_ = false;
   connect_timer_.cancel();
   retry_timer_.cancel();

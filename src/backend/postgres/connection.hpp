@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/postgres/row_conversion.hpp"
 #include "cache/source_loader.hpp"
 #include "common/result.hpp"
 #include "common/units.hpp"
@@ -31,13 +32,10 @@ struct pg_conn;  // libpq's PGconn, opaque outside connection.cpp
 
 namespace readthru::backend::postgres {
 
-// The message every client-side or server-side statement timeout is reported with.
-inline constexpr const char* kStatementTimeout = "statement timeout";
-
 struct ConnectionOptions {
-  std::string dsn;                     // a libpq connection string or URI
-  Millis statement_timeout{1000};      // sent as the server's statement_timeout; 0: none
-  Millis connect_timeout{2000};        // enforced by libpq (whole seconds) and by a timer
+  std::string dsn;                      // a libpq connection string or URI
+  Millis statement_timeout{1000};       // sent as the server's statement_timeout; 0: none
+  Millis connect_timeout{2000};         // enforced by libpq (whole seconds) and by a timer
   std::vector<std::string> statements;  // prepared as rt_0, rt_1, ...
 };
 
@@ -116,7 +114,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void push(Step step);
   void flush();
   void waitReadable();
-  void onReadable();
+  void scheduleInput();
+  void processInput();
   bool drainResults();
   void popStep();
 
@@ -137,8 +136,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   State state_ = State::kIdle;
   bool read_waiting_ = false;
   bool write_waiting_ = false;
-  bool failing_ = false;  // failSoon() posted: take no more queries
-  std::deque<Step> steps_;  // sent, waiting for their results, in order
+  bool input_posted_ = false;
+  bool failing_ = false;            // failSoon() posted: take no more queries
+  std::deque<Step> steps_;          // sent, waiting for their results, in order
   Clock::time_point head_since_{};  // when steps_.front() became the head
   std::size_t queries_in_flight_ = 0;
   // Per statement: empty if it prepared on this connection, else the database's reason.

@@ -114,9 +114,9 @@ void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCal
     answerLater(std::move(done), "database unreachable: " + last_error_);
     return;
   }
+  const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
   if (queue_.empty()) {
     if (Connection* c = pickConnection()) {
-      const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
       c->query(statement, params, track(std::move(done)), deadline);
       return;
     }
@@ -126,7 +126,6 @@ void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCal
     answerLater(std::move(done), "too many loads waiting");
     return;
   }
-  const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
   queue_.push_back({statement, std::move(params), track(std::move(done)), deadline});
 }
 
@@ -147,9 +146,7 @@ Pool::RowsCallback Pool::track(RowsCallback done) {
 // query() never calls `done` before returning; answers known at once go through the loop.
 void Pool::answerLater(RowsCallback done, std::string message) {
   stats_.errors.fetch_add(1, std::memory_order_relaxed);
-  asio::post(io_, [done = std::move(done), message = std::move(message)] {
-    done(Error{message});
-  });
+  asio::post(io_, [done = std::move(done), message = std::move(message)] { done(Error{message}); });
 }
 
 std::size_t Pool::inflight() const {
@@ -227,10 +224,11 @@ void Pool::onPrepared(std::size_t statement, Result<cache::StatementShape> shape
 void Pool::armSweep() {
   if (stopped_) return;
   sweep_timer_.expires_after(kSweepInterval);
-  sweep_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_)](boost::system::error_code ec) {
-    if (ec || alive.expired() || stopped_) return;
-    sweep();
-  });
+  sweep_timer_.async_wait(
+      [this, alive = std::weak_ptr<char>(alive_)](boost::system::error_code ec) {
+        if (ec || alive.expired() || stopped_) return;
+        sweep();
+      });
 }
 
 void Pool::sweep() {

@@ -59,8 +59,7 @@ class Pool : public cache::SourceLoader {
   // See cache::SourceLoader. Errors of its own: "too many loads waiting", "statement
   // timeout", "database unreachable: <reason>", "statement not prepared: <reason>",
   // "no such statement", "invalid parameter: ..."; otherwise the database's message.
-  void query(std::size_t statement, std::vector<std::string> params,
-             RowsCallback done) override;
+  void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) override;
 
   // pg_queries, pg_query_errors, pg_timeouts, pg_queue_full, pg_unreachable,
   // pg_reconnects, pg_connections_up. Safe to call from any thread.

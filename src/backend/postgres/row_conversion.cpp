@@ -1,5 +1,8 @@
 #include "backend/postgres/row_conversion.hpp"
 
+#include <libpq-fe.h>
+
+#include <cstring>
 #include <optional>
 
 namespace readthru::backend::postgres {
@@ -25,6 +28,8 @@ enum : std::uint32_t {
   kNumericOid = 1700,
   kJsonbOid = 3802,
 };
+
+constexpr const char* kQueryCanceled = "57014";  // statement_timeout (or a cancel request)
 
 std::optional<unsigned> hexDigit(char c) {
   if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
@@ -118,6 +123,88 @@ std::string decodeBytea(std::string_view text) {
     out.push_back(static_cast<char>((*hi << 4) | *lo));
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Results and errors as libpq hands them over
+
+std::string oneLine(const char* text) {
+  std::string out;
+  bool gap = false;
+  for (const char* p = text; p != nullptr && *p != '\0'; ++p) {
+    if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
+      gap = !out.empty();
+      continue;
+    }
+    if (gap) out.push_back(' ');
+    gap = false;
+    out.push_back(*p);
+  }
+  return out;
+}
+
+std::string connError(const pg_conn* conn) {
+  std::string text = conn != nullptr ? oneLine(PQerrorMessage(conn)) : std::string();
+  return text.empty() ? "connection failed" : text;
+}
+
+std::string resultError(const pg_result* res, const pg_conn* conn) {
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  if (state != nullptr && std::strcmp(state, kQueryCanceled) == 0) return kStatementTimeout;
+  std::string text = oneLine(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+  if (text.empty()) text = oneLine(PQresultErrorMessage(res));
+  return text.empty() ? connError(conn) : text;
+}
+
+std::vector<cache::Column> columnsOf(const pg_result* res) {
+  std::vector<cache::Column> columns(static_cast<std::size_t>(PQnfields(res)));
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const int c = static_cast<int>(i);
+    columns[i].name = PQfname(res, c);
+    columns[i].kind = columnKind(PQftype(res, c));
+  }
+  return columns;
+}
+
+namespace {
+
+cache::RowSet toRowSet(const pg_result* res) {
+  cache::RowSet out;
+  out.columns = columnsOf(res);
+  const int nrows = PQntuples(res);
+  out.rows.resize(static_cast<std::size_t>(nrows));
+  for (int r = 0; r < nrows; ++r) {
+    auto& row = out.rows[static_cast<std::size_t>(r)];
+    row.reserve(out.columns.size());
+    for (std::size_t c = 0; c < out.columns.size(); ++c) {
+      const int col = static_cast<int>(c);
+      if (PQgetisnull(res, r, col)) {
+        row.emplace_back(std::nullopt);
+        continue;
+      }
+      // Values may hold any byte but NUL (text format); PQgetlength, not strlen, bounds them.
+      const std::string_view text(PQgetvalue(res, r, col),
+                                  static_cast<std::size_t>(PQgetlength(res, r, col)));
+      row.emplace_back(normaliseValue(out.columns[c].kind, text));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<cache::RowSet> queryOutcome(const pg_result* res, const pg_conn* conn) {
+  switch (PQresultStatus(res)) {
+    case PGRES_TUPLES_OK:
+      return toRowSet(res);
+    case PGRES_COMMAND_OK:
+    case PGRES_EMPTY_QUERY:
+      return cache::RowSet{};
+    case PGRES_PIPELINE_ABORTED:
+      return Error{"query aborted by an earlier error in the pipeline"};
+    default:
+      return Error{resultError(res, conn)};
+  }
 }
 
 }  // namespace readthru::backend::postgres

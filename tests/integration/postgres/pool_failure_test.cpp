@@ -1,0 +1,148 @@
+// backend/postgres Pool when the database misbehaves: unreachable, a session killed by the
+// server, a server that stops answering, and the pool stopped or destroyed while busy.
+
+#include <string>
+#include <vector>
+
+#include "pool_harness.hpp"
+
+namespace readthru::backend::postgres::testing {
+namespace {
+
+bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+TEST(PostgresPoolFailure, UnreachableDatabaseFailsFast) {
+  Harness h({"SELECT 1"}, {.dsn = "host=127.0.0.1 port=1 dbname=app user=app"});
+  // Issued before the first connect attempt has failed: waits for it, then fails with it.
+  auto first = h.run(0, {}, 3s);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_FALSE(first->ok());
+  EXPECT_TRUE(startsWith(first->error().message, "database unreachable: "))
+      << first->error().message;
+  EXPECT_NE(first->error().message.find("port 1"), std::string::npos) << first->error().message;
+
+  // Now the pool knows: the next query is refused without waiting for any connect.
+  const auto start = std::chrono::steady_clock::now();
+  auto second = h.run(0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
+  ASSERT_TRUE(second.has_value());
+  ASSERT_FALSE(second->ok());
+  EXPECT_TRUE(startsWith(second->error().message, "database unreachable: "));
+  EXPECT_FALSE(h.pool->anyConnected());
+  EXPECT_GE(h.counter("pg_unreachable"), 1u);
+  EXPECT_EQ(h.counter("pg_connections_up"), 0u);
+}
+
+TEST(PostgresPoolFailure, ReconnectsAfterTheSessionIsKilled) {
+  Harness h({"SELECT pg_backend_pid()", "SELECT pg_sleep(5)"}, {.connections = 1});
+  ASSERT_TRUE(h.waitConnected());
+  const std::string pid = h.scalar(0);
+  ASSERT_FALSE(pid.empty());
+
+  std::optional<Result<cache::RowSet>> running;
+  h.pool->query(1, {}, [&](Result<cache::RowSet> r) { running = std::move(r); });
+  h.runUntil([] { return false; }, 100ms);  // let it reach the server
+
+  // Only our own session: other processes may hold readthru sessions on the same stack.
+  Admin admin;
+  EXPECT_EQ(admin.exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE application_name = 'readthru' AND pid = " +
+                       pid),
+            "1");
+
+  // The query in flight fails (not after its 5s), and the pool comes back by itself.
+  ASSERT_TRUE(h.runUntil([&] { return running.has_value(); }, 3s));
+  ASSERT_FALSE(running->ok());
+  EXPECT_NE(running->error().message.find("terminat"), std::string::npos)
+      << running->error().message;
+  std::string new_pid;
+  ASSERT_TRUE(h.runUntil(
+      [&] {
+        if (!h.pool->anyConnected()) return false;
+        new_pid = h.scalar(0);
+        return !startsWith(new_pid, "error: ");
+      },
+      10s));
+  EXPECT_NE(new_pid, pid);
+  EXPECT_EQ(h.counter("pg_reconnects"), 1u);
+}
+
+TEST(PostgresPoolFailure, HungServerTimesOutThenRecovers) {
+  Harness h({"SELECT 1"},
+            {.via_relay = true, .statement_timeout = Millis{300}, .connect_timeout = Millis{1000}});
+  ASSERT_TRUE(h.waitConnected());
+  EXPECT_EQ(h.scalar(0), "1");
+
+  h.relay->freeze();
+  const auto start = std::chrono::steady_clock::now();
+  auto hung = h.run(0, {}, 5s);
+  ASSERT_TRUE(hung.has_value());
+  ASSERT_FALSE(hung->ok());
+  EXPECT_EQ(hung->error().message, "statement timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);  // 300ms + 500ms slack + sweep
+
+  // The stuck session is dropped; its replacement cannot connect through the frozen relay
+  // (connect_timeout), and from then on queries are refused at once.
+  std::string refused;
+  ASSERT_TRUE(h.runUntil(
+      [&] {
+        auto r = h.run(0, {}, 2s);
+        refused = !r ? "no answer" : r->ok() ? "ok" : r->error().message;
+        return startsWith(refused, "database unreachable: ");
+      },
+      5s))
+      << refused;
+  EXPECT_FALSE(h.pool->anyConnected());
+
+  h.relay->thaw();
+  ASSERT_TRUE(h.waitConnected());
+  EXPECT_EQ(h.scalar(0), "1");
+  EXPECT_GE(h.counter("pg_reconnects"), 1u);
+  EXPECT_GE(h.counter("pg_timeouts"), 1u);
+}
+
+TEST(PostgresPoolFailure, StopAnswersEverythingWaiting) {
+  Harness h({"SELECT pg_sleep(0.5)"}, {.connections = 1, .max_inflight = 1});
+  ASSERT_TRUE(h.waitConnected());
+  std::vector<std::optional<Result<cache::RowSet>>> got(2);
+  for (auto& slot : got)
+    h.pool->query(0, {}, [&slot](Result<cache::RowSet> r) { slot = std::move(r); });
+  h.runUntil([] { return false; }, 20ms);
+  h.pool->stop();
+  for (const auto& slot : got) {
+    ASSERT_TRUE(slot.has_value());
+    ASSERT_FALSE(slot->ok());
+    EXPECT_EQ(slot->error().message, "database unreachable: loader stopped");
+  }
+  auto after = h.run(0);
+  ASSERT_TRUE(after && !after->ok());
+  EXPECT_EQ(after->error().message, "database unreachable: loader stopped");
+  EXPECT_FALSE(h.pool->anyConnected());
+}
+
+TEST(PostgresPoolFailure, DestroyedWhileBusy) {
+  // Destroyed by a callback, with queries still in flight and I/O pending: no callback
+  // runs afterwards and nothing touches the freed pool (the sanitizer build checks).
+  Harness h({"SELECT pg_sleep(0.05)"}, {.connections = 2});
+  ASSERT_TRUE(h.waitConnected());
+  int answered = 0;
+  for (int i = 0; i < 50; ++i) {
+    h.pool->query(0, {}, [&](Result<cache::RowSet>) {
+      ++answered;
+      h.pool.reset();
+    });
+  }
+  ASSERT_TRUE(h.runUntil([&] { return answered > 0; }));
+  h.runUntil([] { return false; }, 300ms);
+  EXPECT_EQ(answered, 1);
+
+  // And destroyed from outside, mid-connect and mid-query.
+  Harness h2({"SELECT pg_sleep(0.05)"}, {.connections = 2});
+  h2.pool->query(0, {}, [](Result<cache::RowSet>) { ADD_FAILURE() << "called after destruction"; });
+  h2.runUntil([] { return false; }, 3ms);
+  h2.pool.reset();
+  h2.runUntil([] { return false; }, 200ms);
+}
+
+}  // namespace
+}  // namespace readthru::backend::postgres::testing
