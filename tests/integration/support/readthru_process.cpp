@@ -33,6 +33,24 @@ std::uint16_t freePort() {
   return ntohs(addr.sin_port);
 }
 
+namespace {
+
+// Starts build's readthru on `config`, its output going to `log`.
+pid_t spawn(const std::string& config, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(READTHRU_BINARY, READTHRU_BINARY, "--config", config.c_str(), nullptr);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
 std::string clusterBackend(const std::string& extra) {
   return std::string("  mode: cluster\n  seeds: ") + kClusterSeeds + "\n" + extra;
 }
@@ -51,15 +69,7 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
         << listen_extra << "backend:\n"
         << backend_yaml << sections << "log:\n  level: info\n";
   }
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(READTHRU_BINARY, READTHRU_BINARY, "--config", config.c_str(), nullptr);
-    ::_exit(127);
-  }
+  pid_ = spawn(config, log_);
   // Ready when it answers PING.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -85,15 +95,7 @@ ExitResult runUntilExit(const std::string& config_yaml, std::chrono::millisecond
   const std::string config = dir + "/readthru.yaml";
   const std::string log = dir + "/readthru.log";
   std::ofstream(config) << config_yaml;
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(READTHRU_BINARY, READTHRU_BINARY, "--config", config.c_str(), nullptr);
-    ::_exit(127);
-  }
+  const pid_t pid = spawn(config, log);
   ExitResult result;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
