@@ -21,7 +21,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 const std::string kTag = "rtf" + std::to_string(::getpid());
-constexpr std::uint16_t kPgPort = 55432;
 
 std::string rule(const std::string& name, const std::string& query, const std::string& extra = "") {
   return "  - name: " + name + "\n    pattern: \"" + kTag + ":" + name + ":<id>\"\n    query: \"" +

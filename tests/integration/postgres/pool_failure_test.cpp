@@ -44,10 +44,10 @@ TEST(PostgresPoolFailure, ReconnectsAfterTheSessionIsKilled) {
   h.runUntil([] { return false; }, 100ms);  // let it reach the server
 
   // Only our own session: other processes may hold readthru sessions on the same stack.
-  Admin admin;
-  EXPECT_EQ(admin.exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                       " WHERE application_name = 'readthru' AND pid = " +
-                       pid),
+  Pg pg;
+  EXPECT_EQ(pg.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                      " WHERE application_name = 'readthru' AND pid = " +
+                      pid),
             "1");
 
   // The query in flight fails (not after its 5s), and the pool comes back by itself.
@@ -69,11 +69,11 @@ TEST(PostgresPoolFailure, ReconnectsAfterTheSessionIsKilled) {
 
 TEST(PostgresPoolFailure, HungServerTimesOutThenRecovers) {
   Harness h({"SELECT 1"},
-            {.via_relay = true, .statement_timeout = Millis{300}, .connect_timeout = Millis{1000}});
+            {.via_proxy = true, .statement_timeout = Millis{300}, .connect_timeout = Millis{1000}});
   ASSERT_TRUE(h.waitConnected());
   EXPECT_EQ(h.scalar(0), "1");
 
-  h.relay->freeze();
+  h.proxy->setMode(TcpProxy::Mode::kBlackhole);
   const auto start = std::chrono::steady_clock::now();
   auto hung = h.run(0, {}, 5s);
   ASSERT_TRUE(hung.has_value());
@@ -81,8 +81,8 @@ TEST(PostgresPoolFailure, HungServerTimesOutThenRecovers) {
   EXPECT_EQ(hung->error().message, "statement timeout");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);  // 300ms + 500ms slack + sweep
 
-  // The stuck session is dropped; its replacement cannot connect through the frozen relay
-  // (connect_timeout), and from then on queries are refused at once.
+  // The stuck session is dropped; its replacement cannot connect through the blackholed
+  // proxy (connect_timeout), and from then on queries are refused at once.
   std::string refused;
   ASSERT_TRUE(h.runUntil(
       [&] {
@@ -94,7 +94,9 @@ TEST(PostgresPoolFailure, HungServerTimesOutThenRecovers) {
       << refused;
   EXPECT_FALSE(h.pool->anyConnected());
 
-  h.relay->thaw();
+  // Back to forwarding: the proxy drops the connections whose bytes it swallowed, and the
+  // pool connects anew.
+  h.proxy->setMode(TcpProxy::Mode::kForward);
   ASSERT_TRUE(h.waitConnected());
   EXPECT_EQ(h.scalar(0), "1");
   EXPECT_GE(h.counter("pg_reconnects"), 1u);

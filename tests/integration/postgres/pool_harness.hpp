@@ -1,15 +1,11 @@
 #pragma once
-// What the postgres pool tests share: a blocking admin connection to the stack's
-// PostgreSQL (set-up and fault injection), a Pool on a real io_context driven until a
-// condition holds, and a TCP relay that can stop relaying to play a hung server.
+// What the postgres pool tests share: a Pool on a real io_context driven until a
+// condition holds, optionally reaching the stack's PostgreSQL through a TcpProxy that can
+// play a hung server. Set-up and fault injection use the shared Pg client (pg.hpp).
 
-#include <libpq-fe.h>
 #include <unistd.h>
 
-#include <array>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -19,127 +15,27 @@
 
 #include "backend/postgres/pool.hpp"
 #include "gtest/gtest.h"
+#include "pg.hpp"
+#include "tcp_proxy.hpp"
 
 namespace readthru::backend::postgres::testing {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-// The local stack's database (scripts/stack up).
-inline constexpr const char* kDsn = "host=127.0.0.1 port=55432 dbname=app user=app";
+using readthru::testing::kPgDsn;
+using readthru::testing::kPgPort;
+using readthru::testing::Pg;
+using readthru::testing::TcpProxy;
 
 // A table name no other test process uses.
 inline std::string uniqueName(const std::string& base) {
   return base + "_" + std::to_string(::getpid());
 }
 
-// Blocking libpq, for the test's own work only.
-class Admin {
- public:
-  Admin() : conn_(PQconnectdb(kDsn)) {
-    if (PQstatus(conn_) != CONNECTION_OK)
-      ADD_FAILURE() << "admin connect: " << PQerrorMessage(conn_);
-    PQsetNoticeProcessor(
-        conn_, [](void*, const char*) {}, nullptr);  // "does not exist, skipping"
-  }
-  ~Admin() { PQfinish(conn_); }
-  Admin(const Admin&) = delete;
-  Admin& operator=(const Admin&) = delete;
-
-  // Runs `sql`; returns the first value of the first row, or "" if there is none.
-  std::string exec(const std::string& sql) {
-    PGresult* res = PQexec(conn_, sql.c_str());
-    const auto status = PQresultStatus(res);
-    std::string out;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(res);
-    } else if (PQntuples(res) > 0 && PQnfields(res) > 0) {
-      out = PQgetvalue(res, 0, 0);
-    }
-    PQclear(res);
-    return out;
-  }
-
- private:
-  PGconn* conn_;
-};
-
-// Relays TCP connections from an ephemeral port to the stack's PostgreSQL. freeze()
-// swallows everything from then on in both directions (a server that hangs without
-// closing); thaw() closes the frozen connections and relays new ones again.
-class Relay {
- public:
-  explicit Relay(asio::io_context& io)
-      : io_(io), acceptor_(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0)) {
-    accept();
-  }
-  ~Relay() { thaw(); }
-
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  void freeze() { *frozen_ = true; }
-  void thaw() {
-    *frozen_ = false;
-    for (auto& weak : pipes_) {
-      if (auto pipe = weak.lock(); pipe && pipe->frozen_seen) pipe->close();
-    }
-  }
-
- private:
-  struct Pipe {
-    explicit Pipe(asio::io_context& io) : client(io), server(io) {}
-    void close() {
-      boost::system::error_code ignored;
-      client.close(ignored);
-      server.close(ignored);
-    }
-    asio::ip::tcp::socket client, server;
-    bool frozen_seen = false;
-  };
-  using Buffer = std::array<char, 8192>;
-
-  void accept() {
-    auto pipe = std::make_shared<Pipe>(io_);
-    acceptor_.async_accept(pipe->client, [this, pipe](boost::system::error_code ec) {
-      if (ec) return;
-      pipe->frozen_seen = *frozen_;
-      pipes_.push_back(pipe);
-      pipe->server.async_connect(
-          asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 55432),
-          [this, pipe](boost::system::error_code ec) {
-            if (ec) return pipe->close();
-            pump(pipe, pipe->client, pipe->server);
-            pump(pipe, pipe->server, pipe->client);
-          });
-      accept();
-    });
-  }
-
-  void pump(std::shared_ptr<Pipe> pipe, asio::ip::tcp::socket& from, asio::ip::tcp::socket& to) {
-    auto buf = std::make_shared<Buffer>();
-    from.async_read_some(asio::buffer(*buf), [this, pipe, buf, &from, &to](
-                                                 boost::system::error_code ec, std::size_t n) {
-      if (ec) return pipe->close();
-      if (*frozen_) {
-        pipe->frozen_seen = true;
-        return pump(pipe, from, to);  // swallowed
-      }
-      asio::async_write(to, asio::buffer(*buf, n),
-                        [this, pipe, buf, &from, &to](boost::system::error_code ec, std::size_t) {
-                          if (ec) return pipe->close();
-                          pump(pipe, from, to);
-                        });
-    });
-  }
-
-  asio::io_context& io_;
-  asio::ip::tcp::acceptor acceptor_;
-  std::shared_ptr<bool> frozen_ = std::make_shared<bool>(false);
-  std::vector<std::weak_ptr<Pipe>> pipes_;
-};
-
 struct PoolOptions {
-  std::string dsn = kDsn;
-  bool via_relay = false;  // connect through a Relay (Harness::relay) instead of `dsn`
+  std::string dsn = kPgDsn;
+  bool via_proxy = false;  // connect through a TcpProxy (Harness::proxy) instead of `dsn`
   int connections = 1;
   int max_inflight = 256;
   Millis statement_timeout{5000};
@@ -155,9 +51,9 @@ class Harness {
     config::PostgresConfig cfg;
     cfg.enabled = true;
     cfg.dsn = o.dsn;
-    if (o.via_relay) {
-      relay = std::make_unique<Relay>(io);
-      cfg.dsn = "host=127.0.0.1 port=" + std::to_string(relay->port()) + " dbname=app user=app";
+    if (o.via_proxy) {
+      proxy = std::make_unique<TcpProxy>(kPgPort);
+      cfg.dsn = "host=127.0.0.1 port=" + std::to_string(proxy->port()) + " dbname=app user=app";
     }
     cfg.statement_timeout = o.statement_timeout;
     cfg.connect_timeout = o.connect_timeout;
@@ -212,8 +108,8 @@ class Harness {
     return *(*r)->rows[0][0];
   }
 
-  asio::io_context io;           // declared first: outlives the pool
-  std::unique_ptr<Relay> relay;  // with via_relay; outlives the pool too
+  asio::io_context io;              // declared first: outlives the pool
+  std::unique_ptr<TcpProxy> proxy;  // with via_proxy; outlives the pool too
   std::vector<std::optional<Result<cache::StatementShape>>> prepared;
   int prepared_calls = 0;
   std::unique_ptr<Pool> pool;

@@ -16,18 +16,18 @@ using cache::ColumnKind;
 class PostgresPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    admin_.exec("DROP TABLE IF EXISTS " + table_);
-    admin_.exec("CREATE TABLE " + table_ +
-                " (id int PRIMARY KEY, i8 bigint, n numeric, f float8, b bool, j json,"
-                " jb jsonb, ts timestamptz, d date, by bytea, t text, nul text)");
-    admin_.exec("INSERT INTO " + table_ +
-                " VALUES (1, 9007199254740993, 12.50, 'NaN', true, '{\"a\": [1, 2]}',"
-                " '{\"b\": {\"c\": null}}', '2024-05-01 14:00:00+02', '2024-05-01',"
-                " '\\x00ff41'::bytea, E'it''s\\nmulti', NULL)");
+    pg_.exec("DROP TABLE IF EXISTS " + table_);
+    pg_.exec("CREATE TABLE " + table_ +
+             " (id int PRIMARY KEY, i8 bigint, n numeric, f float8, b bool, j json,"
+             " jb jsonb, ts timestamptz, d date, by bytea, t text, nul text)");
+    pg_.exec("INSERT INTO " + table_ +
+             " VALUES (1, 9007199254740993, 12.50, 'NaN', true, '{\"a\": [1, 2]}',"
+             " '{\"b\": {\"c\": null}}', '2024-05-01 14:00:00+02', '2024-05-01',"
+             " '\\x00ff41'::bytea, E'it''s\\nmulti', NULL)");
   }
-  void TearDown() override { admin_.exec("DROP TABLE IF EXISTS " + table_); }
+  void TearDown() override { pg_.exec("DROP TABLE IF EXISTS " + table_); }
 
-  Admin admin_;
+  Pg pg_;
   const std::string table_ = uniqueName("rt_pool_kinds");
 };
 
@@ -195,7 +195,7 @@ TEST_F(PostgresPoolTest, WritesAreRefused) {
   ASSERT_TRUE(r.has_value());
   ASSERT_FALSE(r->ok());
   EXPECT_EQ(r->error().message, "cannot execute INSERT in a read-only transaction");
-  EXPECT_EQ(admin_.exec("SELECT count(*) FROM " + table_ + " WHERE id = 7"), "0");
+  EXPECT_EQ(pg_.scalar("SELECT count(*) FROM " + table_ + " WHERE id = 7"), "0");
 }
 
 TEST(PostgresPool, TooManyLoadsWaiting) {

@@ -10,8 +10,9 @@ struct pg_conn;
 
 namespace readthru::testing {
 
-// The local stack's database (scripts/stack).
+// The local stack's database (scripts/stack), and its port for a TcpProxy in front of it.
 inline constexpr const char* kPgDsn = "host=127.0.0.1 port=55432 dbname=app user=app";
+inline constexpr std::uint16_t kPgPort = 55432;
 
 class Pg {
  public:

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <vector>
 
@@ -27,12 +28,23 @@ int connectTo(std::uint16_t port) {
 struct Pair {
   int client = -1;
   int server = -1;
+  bool swallowed = false;  // lost bytes in kBlackhole: the stream can never be forwarded again
 };
 
 void closePair(Pair& p) {
   if (p.client >= 0) ::close(p.client);
   if (p.server >= 0) ::close(p.server);
   p.client = p.server = -1;
+}
+
+// The closes a mode implies, done once per round before any byte is read in it.
+void closeForMode(std::vector<Pair>& pairs, TcpProxy::Mode mode) {
+  for (Pair& p : pairs) {
+    if (mode == TcpProxy::Mode::kClosed || (mode == TcpProxy::Mode::kForward && p.swallowed)) {
+      closePair(p);
+    }
+  }
+  std::erase_if(pairs, [](const Pair& p) { return p.client < 0; });
 }
 
 }  // namespace
@@ -46,6 +58,7 @@ TcpProxy::TcpProxy(std::uint16_t target_port) : target_port_(target_port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(listener_, 128) != 0) {
+    ::close(listener_);
     throw std::runtime_error("tcp proxy: cannot listen");
   }
   socklen_t len = sizeof addr;
@@ -60,21 +73,41 @@ TcpProxy::~TcpProxy() {
   ::close(listener_);
 }
 
+void TcpProxy::setMode(Mode mode) {
+  std::unique_lock lock(mutex_);
+  mode_ = mode;
+  const std::uint64_t wanted = ++requested_;
+  // One poll round is 20ms; only a write blocked on a peer that does not read takes longer.
+  if (!applied_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return applied_ >= wanted; })) {
+    throw std::runtime_error("tcp proxy: mode change not applied within 5s");
+  }
+}
+
 void TcpProxy::run() {
   std::vector<Pair> pairs;
   char buf[64 * 1024];
   while (!stop_.load()) {
-    const Mode mode = mode_.load();
-    if (mode == Mode::kClosed) {
-      for (Pair& p : pairs) closePair(p);
-      pairs.clear();
+    Mode mode;
+    std::uint64_t generation;
+    {
+      std::lock_guard lock(mutex_);
+      mode = mode_;
+      generation = requested_;
     }
+    closeForMode(pairs, mode);
+    {
+      std::lock_guard lock(mutex_);
+      applied_ = generation;
+    }
+    applied_cv_.notify_all();
+
     std::vector<pollfd> fds{{listener_, POLLIN, 0}};
     for (const Pair& p : pairs) {
       fds.push_back({p.client, POLLIN, 0});
       fds.push_back({p.server, POLLIN, 0});
     }
     if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+    const std::size_t polled = pairs.size();  // a pair accepted below has no pollfd yet
     if (fds[0].revents & POLLIN) {
       const int client = ::accept(listener_, nullptr, nullptr);
       if (client >= 0) {
@@ -86,7 +119,7 @@ void TcpProxy::run() {
         }
       }
     }
-    for (std::size_t i = 0; i < pairs.size(); ++i) {
+    for (std::size_t i = 0; i < polled; ++i) {
       for (int side = 0; side < 2; ++side) {
         const pollfd& f = fds[1 + 2 * i + side];
         if (f.revents == 0) continue;
@@ -99,7 +132,10 @@ void TcpProxy::run() {
           closePair(p);
           break;
         }
-        if (mode == Mode::kBlackhole) continue;  // swallowed
+        if (mode == Mode::kBlackhole) {
+          p.swallowed = true;
+          continue;
+        }
         for (ssize_t off = 0; off < n;) {
           const ssize_t w = ::write(to, buf + off, static_cast<std::size_t>(n - off));
           if (w <= 0) break;
