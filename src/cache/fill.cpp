@@ -74,15 +74,14 @@ LoadedPtr fromRead(resp::Value read) {
 struct ReadThrough::Fill {
   const Keyspace* ks = nullptr;
   std::string key;
-  std::string lease_key;
-  std::string negative_key;
-  std::string token;
+  std::string state_key;
+  std::string lease;  // "lease:<instance>:<n>", our value for the state key
   bool redis_ok = true;
   bool leased = false;
   Clock::time_point wait_until;
   Millis poll = kFirstPoll;
   int replies = 0;
-  resp::Value step[3];  // lease SET, read, EXISTS negative
+  resp::Value step[2];  // SET state NX GET, read
   std::optional<boost::asio::steady_timer> timer;
 };
 
@@ -102,10 +101,9 @@ void ReadThrough::fetch(const Keyspace& ks, std::string key, bool redis_ok, Load
   }
   auto fill = std::make_shared<Fill>();
   fill->ks = &ks;
-  fill->lease_key = leaseKey(key);
-  fill->negative_key = negativeKey(key);
+  fill->state_key = stateKey(key);
   fill->key = std::move(key);
-  fill->token = options_.instance + ":" + std::to_string(++next_token_);
+  fill->lease = std::string(kLeasePrefix) + options_.instance + ":" + std::to_string(++next_token_);
   fill->redis_ok = redis_ok;
   // A lease that outlives its holder expires; waiting a little longer lets us take over.
   fill->wait_until = Clock::now() + options_.lease_time + Millis(500);
@@ -122,28 +120,27 @@ void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
   auto collect = [this, fill](int i) {
     return [this, fill, i](resp::Value v) {
       fill->step[i] = std::move(v);
-      if (++fill->replies == 3) afterLease(fill);
+      if (++fill->replies == 2) afterLease(fill);
     };
   };
-  send({"SET", fill->lease_key, fill->token, "NX", "PX",
-        std::to_string(options_.lease_time.count())},
+  // nil: the lease is ours; "none": the database had no row; "lease:...": another load.
+  send({"SET", fill->state_key, fill->lease, "NX", "PX",
+        std::to_string(options_.lease_time.count()), "GET"},
        collect(0));
   send({fill->ks->isHash() ? "HGETALL" : "GET", fill->key}, collect(1));
-  send({"EXISTS", fill->negative_key}, collect(2));
 }
 
 void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
-  resp::Value& lease = fill->step[0];
+  resp::Value& state = fill->step[0];
   resp::Value& read = fill->step[1];
-  resp::Value& negative = fill->step[2];
-  fill->leased = lease.type == resp::Type::kSimple;
+  fill->leased = state.type == resp::Type::kNil;
   if (found(read)) {  // filled by someone else since our first read
     batcher(*fill->ks).unexpect();
     release(*fill);
     flights_.finish(fill->key, fromRead(std::move(read)));
     return;
   }
-  if (negative.type == resp::Type::kInteger && negative.integer == 1) {
+  if (state.type == resp::Type::kBulk && state.str == kNegativeMarker) {
     bump(stats_.negative_hits);
     batcher(*fill->ks).unexpect();
     release(*fill);
@@ -154,7 +151,7 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
     load(fill);
     return;
   }
-  if (lease.isError() || read.isError()) {  // Redis in trouble: load, don't store
+  if (state.isError() || read.isError()) {  // Redis in trouble: load, don't store
     fill->redis_ok = false;
     load(fill);
     return;
@@ -230,8 +227,12 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
       send({"SET", fill->key, loaded->value, "PX", ttl}, std::move(finish));
     }
   } else if (ks.cfg().negative_ttl.count() > 0) {
-    send({"SET", fill->negative_key, "1", "PX", std::to_string(ks.cfg().negative_ttl.count())},
+    // The marker replaces our lease in the same key: one write, and no moment without
+    // either.
+    send({"SET", fill->state_key, std::string(kNegativeMarker), "PX",
+          std::to_string(ks.cfg().negative_ttl.count())},
          std::move(finish));
+    return;
   } else {
     flights_.finish(fill->key, loaded);
   }
@@ -240,11 +241,12 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
 }
 
 // Drops our lease. Unconditional for now: if ours expired and another instance holds the
-// key's lease, that instance loses it early and a third may load once more (a duplicate
-// load, never a wrong value). The token-checked release comes with race-free fills.
+// key's lease (or wrote a negative marker), that is dropped too, and a third instance may
+// load once more: a duplicate load, never a wrong value. The token-checked release comes
+// with race-free fills.
 void ReadThrough::release(const Fill& fill) {
   if (!fill.leased) return;
-  send({"DEL", fill.lease_key}, [](resp::Value) {});
+  send({"DEL", fill.state_key}, [](resp::Value) {});
 }
 
 Millis ReadThrough::ttlWithJitter(const Keyspace& ks) {

@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
 namespace readthru::cache {
@@ -83,51 +85,109 @@ void LoadBatcher::flush() {
   runBatch(std::move(items));
 }
 
-// One batch_query for all items; its rows are handed back by the batch_key column.
+namespace {
+
+// "+007" and "7" are the same integer to the database; "abc" is none.
+std::optional<std::string> canonicalInteger(std::string_view text) {
+  bool negative = false;
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) {
+    negative = text[0] == '-';
+    text.remove_prefix(1);
+  }
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  const auto first = text.find_first_not_of('0');
+  if (first == std::string_view::npos) return "0";
+  std::string out(negative ? "-" : "");
+  out.append(text.substr(first));
+  return out;
+}
+
+// Errors of the loader itself, as opposed to the database rejecting the statement: a
+// batch that failed for one of these would fail key by key too.
+bool loaderTrouble(const std::string& message) {
+  for (std::string_view prefix : {"statement timeout", "database unreachable",
+                                  "too many loads waiting", "statement not prepared"}) {
+    if (message.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<RowSet>> splitBatch(const RowSet& rs, const std::string& key_column,
+                                       bool drop_key_column, const std::vector<std::string>& ids) {
+  std::size_t key_col = rs.columns.size();
+  for (std::size_t c = 0; c < rs.columns.size(); ++c) {
+    if (rs.columns[c].name == key_column) key_col = c;
+  }
+  if (key_col == rs.columns.size()) {
+    return Error{"batch_key '" + key_column + "' is not in the batch result"};
+  }
+  // Integer ids are matched by value: the database reads the key's "042" as 42.
+  const bool integer = rs.columns[key_col].kind == ColumnKind::kInteger;
+  auto canonical = [integer](std::string_view id) -> std::optional<std::string> {
+    return integer ? canonicalInteger(id) : std::optional<std::string>(id);
+  };
+  RowSet empty;
+  for (std::size_t c = 0; c < rs.columns.size(); ++c) {
+    if (!(drop_key_column && c == key_col)) empty.columns.push_back(rs.columns[c]);
+  }
+  std::unordered_map<std::string, std::size_t> slot;  // canonical id -> index in out
+  std::vector<RowSet> out(ids.size(), empty);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (auto id = canonical(ids[i])) slot.try_emplace(*id, i);
+  }
+  for (const auto& row : rs.rows) {
+    if (key_col >= row.size() || !row[key_col]) continue;
+    auto id = canonical(*row[key_col]);
+    auto it = id ? slot.find(*id) : slot.end();
+    if (it == slot.end()) continue;
+    auto& dest = out[it->second].rows.emplace_back();
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (!(drop_key_column && c == key_col)) dest.push_back(row[c]);
+    }
+  }
+  // Two keys with one id ("7" and "007") both get the rows.
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto id = canonical(ids[i]);
+    if (!id) continue;
+    const std::size_t first = slot.at(*id);
+    if (first != i) out[i] = out[first];
+  }
+  return out;
+}
+
+// One batch_query for all items; its rows are handed back by the batch_key column. When
+// the database rejects the batch (one id it cannot read, say), each key is retried alone,
+// so that only the bad one fails.
 void LoadBatcher::runBatch(std::vector<Item> items) {
   batch_queries_.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::string> ids;
   ids.reserve(items.size());
   for (const Item& item : items) ids.push_back(item.params.front());
-  auto shared = std::make_shared<std::vector<Item>>(std::move(items));
-  const bool value_format = keyspace_.cfg().format == config::KeyspaceFormat::kValue;
-  const std::string& key_column = keyspace_.cfg().batch_key;
-  db_.query(*keyspace_.batchStatement(), {textArrayLiteral(ids)},
-            [shared, value_format, key_column](Result<RowSet> result) {
-              std::vector<Item>& items = *shared;
-              if (!result) {
-                for (Item& item : items) item.done(result.error());
-                return;
-              }
-              const RowSet& rs = *result;
-              std::size_t key_col = rs.columns.size();
-              for (std::size_t c = 0; c < rs.columns.size(); ++c) {
-                if (rs.columns[c].name == key_column) key_col = c;
-              }
-              if (key_col == rs.columns.size()) {
+  std::string array = textArrayLiteral(ids);
+  db_.query(*keyspace_.batchStatement(), {std::move(array)},
+            [this, items = std::move(items), ids = std::move(ids)](Result<RowSet> result) mutable {
+              if (!result && !loaderTrouble(result.error().message)) {
                 for (Item& item : items) {
-                  item.done(Error{"batch_key '" + key_column + "' is not in the batch result"});
+                  single_queries_.fetch_add(1, std::memory_order_relaxed);
+                  db_.query(keyspace_.statement(), std::move(item.params), std::move(item.done));
                 }
                 return;
               }
-              // With format value the batch returns the value and the key; keep the value.
-              RowSet empty;
-              for (std::size_t c = 0; c < rs.columns.size(); ++c) {
-                if (!(value_format && c == key_col)) empty.columns.push_back(rs.columns[c]);
-              }
-              std::unordered_map<std::string, RowSet> by_id;
-              for (const auto& row : rs.rows) {
-                if (!row[key_col]) continue;
-                auto [it, fresh] = by_id.try_emplace(*row[key_col]);
-                if (fresh) it->second.columns = empty.columns;
-                auto& out = it->second.rows.emplace_back();
-                for (std::size_t c = 0; c < row.size(); ++c) {
-                  if (!(value_format && c == key_col)) out.push_back(row[c]);
+              const bool value_format = keyspace_.cfg().format == config::KeyspaceFormat::kValue;
+              auto split = result
+                               ? splitBatch(*result, keyspace_.cfg().batch_key, value_format, ids)
+                               : Result<std::vector<RowSet>>(result.error());
+              for (std::size_t i = 0; i < items.size(); ++i) {
+                if (split) {
+                  items[i].done(std::move((*split)[i]));
+                } else {
+                  items[i].done(split.error());
                 }
-              }
-              for (Item& item : items) {
-                auto it = by_id.find(item.params.front());
-                item.done(it == by_id.end() ? empty : std::move(it->second));
               }
             });
 }

@@ -65,4 +65,10 @@ class LoadBatcher {
 // PostgreSQL's text form of an array of text: {"a","b\"c"}. Exposed for tests.
 std::string textArrayLiteral(const std::vector<std::string>& values);
 
+// Hands each of `ids` its rows from a batch result, by the `key_column` value (integer
+// columns compare by value, so the key "042" gets the row of 42; other types compare as
+// text). `drop_key_column` leaves that column out (format value). Exposed for tests.
+Result<std::vector<RowSet>> splitBatch(const RowSet& rs, const std::string& key_column,
+                                       bool drop_key_column, const std::vector<std::string>& ids);
+
 }  // namespace readthru::cache

@@ -5,9 +5,10 @@
 //
 //   GET key -> nil
 //   single-flight (one load per key in this process, across io threads)
-//   SET lease NX PX | GET key | EXISTS negative   (one pipeline on the key's own slot)
+//   SET state lease NX PX GET | GET key     (one pipeline on the key's own slot)
 //     value or negative marker: answer;  lease taken: load;  lease held elsewhere: poll
-//   load (batched per keyspace) -> SET key value PX ttl | DEL lease -> answer everyone
+//   load (batched per keyspace) -> SET key value PX ttl | DEL state -> answer everyone
+//                       no row -> SET state "none" PX negative_ttl -> answer nil
 //
 // Commands that do not read a managed key never come here. One ReadThrough per io thread,
 // owned by that thread; the rules and the single-flight table are shared.

@@ -30,14 +30,6 @@ std::array<std::string, command::kSlotCount> buildTags() {
   return tags;
 }
 
-std::string sideKey(std::string_view kind, std::string_view key) {
-  const std::string& tag = slotTag(command::keyHashSlot(key));
-  std::string out;
-  out.reserve(kind.size() + tag.size() + key.size() + 14);
-  out.append("readthru:").append(kind).append(":{").append(tag).append("}:").append(key);
-  return out;
-}
-
 }  // namespace
 
 const std::string& slotTag(std::uint16_t slot) {
@@ -45,7 +37,12 @@ const std::string& slotTag(std::uint16_t slot) {
   return kTags[slot % command::kSlotCount];
 }
 
-std::string leaseKey(std::string_view key) { return sideKey("lease", key); }
-std::string negativeKey(std::string_view key) { return sideKey("neg", key); }
+std::string stateKey(std::string_view key) {
+  const std::string& tag = slotTag(command::keyHashSlot(key));
+  std::string out;
+  out.reserve(tag.size() + key.size() + 20);
+  out.append("readthru:state:{").append(tag).append("}:").append(key);
+  return out;
+}
 
 }  // namespace readthru::cache

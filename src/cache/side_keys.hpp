@@ -1,12 +1,15 @@
 #pragma once
-// Keys readthru keeps beside a cached key: its load lease and its negative ("no row")
-// marker. Each must live in the data key's own hash slot, so that one node answers for the
-// key and everything about it, and a pipeline of the three never crosses nodes.
+// The key readthru keeps beside a cached key: its state key, which holds either the lease
+// of a load in progress ("lease:<token>") or the negative marker ("none": the database has
+// no row). One key for both lets one `SET state lease NX PX GET` take the lease and read
+// the marker at once, and lets a negative fill replace its own lease in one write.
 //
-// A key's own hash tag cannot be reused in general (a key may have none, or a '}' that
-// would cut ours short), so side keys carry a short tag chosen for the slot:
-// "readthru:lease:{<tag>}:<key>", where crc16(<tag>) lands on the key's slot. The table is
-// a pure function of the slot, so every readthru instance derives the same names.
+// It must live in the data key's own hash slot, so that one node answers for the key and
+// everything about it and a fill's pipeline never crosses nodes. A key's own hash tag
+// cannot be reused in general (a key may have none, or a '}' that would cut ours short),
+// so the state key carries a short tag chosen for the slot: "readthru:state:{<tag>}:<key>",
+// where crc16(<tag>) lands on the key's slot. The table is a pure function of the slot, so
+// every readthru instance derives the same names.
 
 #include <cstdint>
 #include <string>
@@ -14,8 +17,10 @@
 
 namespace readthru::cache {
 
-std::string leaseKey(std::string_view key);
-std::string negativeKey(std::string_view key);
+std::string stateKey(std::string_view key);
+
+inline constexpr std::string_view kNegativeMarker = "none";
+inline constexpr std::string_view kLeasePrefix = "lease:";
 
 // The shortest base-36 text that hashes to `slot` (exposed for tests).
 const std::string& slotTag(std::uint16_t slot);

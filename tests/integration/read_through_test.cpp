@@ -207,6 +207,24 @@ TEST_F(ReadThrough, MgetMixesHitsMissesAndPlainKeysAcrossSlots) {
   EXPECT_EQ(show(v.elements[5]), "(nil)");
 }
 
+TEST_F(ReadThrough, BatchedIdsMatchByValueAndOneBadIdFailsAlone) {
+  Client c(proc_->port());
+  // "0031" is id 31 to PostgreSQL, batched or not; "abc" is no integer at all: the batch
+  // fails, each key is retried alone, and only "abc" fails.
+  const resp::Value v =
+      c.call({"MGET", key("user:0031"), key("user:abc"), key("user:32"), key("user:+33")});
+  ASSERT_EQ(v.elements.size(), 4u) << show(v);
+  EXPECT_EQ(pythonJson(v.elements[0].str, "d[\"id\"]"), "31");
+  EXPECT_EQ(show(v.elements[1])
+                .rfind("(error) ERR readthru: load failed for keyspace 'user': "
+                       "invalid input syntax for type integer",
+                       0),
+            0u)
+      << show(v.elements[1]);
+  EXPECT_EQ(pythonJson(v.elements[2].str, "d[\"id\"]"), "32");
+  EXPECT_EQ(pythonJson(v.elements[3].str, "d[\"id\"]"), "33");
+}
+
 TEST_F(ReadThrough, MgetOfHundredColdKeysIsOneBatchQuery) {
   Client c(proc_->port());
   Pg pg;

@@ -334,7 +334,16 @@ bool Connection::drainResults() {
     if (step.kind == Step::Kind::kQuery) {
       auto done = std::move(step.done);
       step.done = nullptr;
-      if (done) done(queryOutcome(res.get(), c));
+      // Posted, not called: a callback that sends a new query (a batch retried key by key)
+      // would otherwise reach libpq in the middle of this loop over the pipeline's results.
+      // A silent close (the pool is going away) drops answers already posted.
+      if (done) {
+        asio::post(io_, [weak = weak_from_this(), done = std::move(done),
+                         outcome = queryOutcome(res.get(), c)]() mutable {
+          auto self = weak.lock();
+          if (self && !self->silenced_) done(std::move(outcome));
+        });
+      }
     } else if (step.kind == Step::Kind::kPrepare && status != PGRES_COMMAND_OK) {
       prepare_errors_[i] = resultError(res.get(), c);
       if (hooks_.on_prepared) hooks_.on_prepared(i, Error{*prepare_errors_[i]});
@@ -386,6 +395,7 @@ void Connection::close(const std::string& message, bool silent) {
   std::deque<Step> failed;
   failed.swap(steps_);
   queries_in_flight_ = 0;
+  silenced_ = silenced_ || silent;
   if (silent) return;
   for (Step& step : failed) {
     if (step.done) step.done(Error{message});

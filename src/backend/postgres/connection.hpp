@@ -147,6 +147,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string last_error_;
   std::uint64_t ready_count_ = 0;
   std::uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers check it
+  bool silenced_ = false;         // closed silently: answers already on their way are dropped
 };
 
 }  // namespace readthru::backend::postgres

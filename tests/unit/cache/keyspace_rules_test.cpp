@@ -107,15 +107,14 @@ TEST(KeyspaceRules, DatabaseShapeDecidesTheState) {
 
 TEST(SideKeys, ShareTheDataKeysSlot) {
   for (std::string key : {"user:profile:42", "a", "{tag}x", "x}{y", "{}z", "k{", "user:{1234}:9"}) {
-    EXPECT_EQ(command::keyHashSlot(leaseKey(key)), command::keyHashSlot(key)) << key;
-    EXPECT_EQ(command::keyHashSlot(negativeKey(key)), command::keyHashSlot(key)) << key;
+    EXPECT_EQ(command::keyHashSlot(stateKey(key)), command::keyHashSlot(key)) << key;
   }
   for (std::uint16_t slot = 0; slot < command::kSlotCount; ++slot) {
     ASSERT_EQ(command::crc16(slotTag(slot)) % command::kSlotCount, slot);
     ASSERT_LE(slotTag(slot).size(), 4u);
   }
-  EXPECT_EQ(leaseKey("user:1").rfind("readthru:lease:{", 0), 0u);
-  EXPECT_NE(leaseKey("user:1"), negativeKey("user:1"));
+  EXPECT_EQ(stateKey("user:1"),
+            "readthru:state:{" + slotTag(command::keyHashSlot("user:1")) + "}:user:1");
 }
 
 }  // namespace
