@@ -205,6 +205,14 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
     flights_.finish(fill->key, loaded);
     return;
   }
+  if (flights_.invalidated(fill->key)) {
+    // Invalidated while loading: what we read may be older than the change behind the
+    // invalidation. The clients that asked get it; the cache does not.
+    bump(stats_.fills_cancelled);
+    release(*fill);
+    flights_.finish(fill->key, loaded);
+    return;
+  }
   if (loaded->kind == Loaded::Kind::kFound) {
     if (storedSize(*loaded) > ks.cfg().max_value_size) {
       bump(stats_.values_too_big);

@@ -3,6 +3,8 @@
 
 #include "cache/read_through.hpp"
 
+#include "cache/side_keys.hpp"
+
 namespace readthru::cache {
 namespace {
 
@@ -21,7 +23,9 @@ ReadThrough::ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRu
       get_(command::lookupName("get")),
       hget_(command::lookupName("hget")),
       hgetall_(command::lookupName("hgetall")),
-      mget_(command::lookupName("mget")) {
+      mget_(command::lookupName("mget")),
+      del_(command::lookupName("del")),
+      unlink_(command::lookupName("unlink")) {
   for (const auto& ks : rules_->keyspaces()) {
     batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db_));
   }
@@ -34,10 +38,10 @@ bool ReadThrough::owns(const command::CommandSpec& spec,
     const Keyspace* ks = rules_->match(args[1], caps);
     return ks != nullptr && ks->isHash() == (&spec != get_);
   }
-  if (&spec == mget_) {
+  if (&spec == mget_ || &spec == del_ || &spec == unlink_) {
     for (std::size_t i = 1; i < args.size(); ++i) {
       const Keyspace* ks = rules_->match(args[i], caps);
-      if (ks != nullptr && !ks->isHash()) return true;
+      if (ks != nullptr && (!ks->isHash() || &spec != mget_)) return true;
     }
   }
   return false;
@@ -46,6 +50,11 @@ bool ReadThrough::owns(const command::CommandSpec& spec,
 void ReadThrough::execute(Command cmd, ReplyCallback done) {
   if (cmd.spec == mget_) {
     mget(std::move(cmd), std::move(done));
+    return;
+  }
+  if (cmd.spec == del_ || cmd.spec == unlink_) {
+    // A managed key goes with its state key, and as UNLINK: the server frees it lazily.
+    invalidateKeys({cmd.args.begin() + 1, cmd.args.end()}, std::move(done));
     return;
   }
   std::vector<std::string_view> caps;
@@ -186,6 +195,19 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   });
 }
 
+void ReadThrough::invalidateKeys(std::vector<std::string> keys, ReplyCallback done) {
+  std::vector<std::string> states{"UNLINK"};
+  std::vector<std::string_view> caps;
+  for (const std::string& key : keys) {
+    flights_.invalidate(key);
+    bump(stats_.invalidated_keys);
+    if (rules_->match(key, caps) != nullptr) states.push_back(stateKey(key));
+  }
+  keys.insert(keys.begin(), "UNLINK");
+  if (states.size() > 1) send(std::move(states), [](resp::Value) {});
+  send(std::move(keys), std::move(done));
+}
+
 std::vector<Counter> ReadThrough::counters() const {
   auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   std::uint64_t batch = 0, single = 0;
@@ -204,6 +226,8 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_store_errors", get(stats_.store_errors)},
           {"readthru_values_too_big", get(stats_.values_too_big)},
           {"readthru_disabled_errors", get(stats_.disabled_errors)},
+          {"readthru_invalidated_keys", get(stats_.invalidated_keys)},
+          {"readthru_fills_cancelled", get(stats_.fills_cancelled)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

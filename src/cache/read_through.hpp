@@ -44,11 +44,17 @@ class ReadThrough : public CounterSource {
               SingleFlight& flights, Backend& redis, SourceLoader& db, Options options);
 
   // Whether execute() should take this command: a GET/MGET of a key in a json, value or
-  // rows keyspace, or an HGET/HGETALL of a key in a hash keyspace.
+  // rows keyspace, an HGET/HGETALL of a key in a hash keyspace, or a DEL/UNLINK that names
+  // a managed key.
   bool owns(const command::CommandSpec& spec, const std::vector<std::string>& args) const;
 
   // Answers an owned command; `done` runs once on this thread.
   void execute(Command cmd, ReplyCallback done);
+
+  // READTHRU.INVALIDATE KEY: unlinks `keys` and their state keys (lease or negative
+  // marker), and keeps loads of them in flight in this process from storing their result.
+  // `done` gets the number of keys removed, as UNLINK counts them.
+  void invalidateKeys(std::vector<std::string> keys, ReplyCallback done);
 
   // For INFO (any thread).
   std::vector<Counter> counters() const override;
@@ -60,7 +66,7 @@ class ReadThrough : public CounterSource {
   struct Stats {
     std::atomic<std::uint64_t> hits{0}, misses{0}, loads{0}, load_errors{0}, negative_hits{0},
         singleflight_joins{0}, lease_waits{0}, lease_takeovers{0}, store_errors{0},
-        values_too_big{0}, disabled_errors{0};
+        values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0};
   };
 
   // read_through.cpp: the read side.
@@ -98,6 +104,8 @@ class ReadThrough : public CounterSource {
   const command::CommandSpec* hget_;
   const command::CommandSpec* hgetall_;
   const command::CommandSpec* mget_;
+  const command::CommandSpec* del_;
+  const command::CommandSpec* unlink_;
 };
 
 }  // namespace readthru::cache

@@ -46,6 +46,11 @@ class SingleFlight {
   // Hands `result` to everyone parked under `key` and forgets the key.
   void finish(const std::string& key, LoadedPtr result);
 
+  // Marks the load of `key` in flight, if any, as overtaken by an invalidation: its
+  // result still answers the clients that asked, but must not be stored.
+  void invalidate(const std::string& key);
+  bool invalidated(const std::string& key) const;
+
   std::size_t inFlight() const;
 
  private:
@@ -53,8 +58,12 @@ class SingleFlight {
     boost::asio::any_io_executor executor;
     LoadedCallback callback;
   };
+  struct Flight {
+    std::vector<Waiter> waiters;
+    bool invalidated = false;
+  };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::vector<Waiter>> flights_;
+  std::unordered_map<std::string, Flight> flights_;
 };
 
 }  // namespace readthru::cache

@@ -25,6 +25,16 @@ constexpr RedisSpec kRedisCommands[] = {
 #include "command/redis_commands.inc"
 };
 
+// readthru's own commands, named like Redis module commands ("readthru.*") so that they
+// can never clash with a Redis command. Listed by COMMAND like any other.
+constexpr RedisSpec kReadthruCommands[] = {
+    {"readthru.invalidate", -2, kWrite | kFast, 0, 0, 0, "readthru",
+     "A container for readthru's cache invalidation commands", "0.1.0"},
+    {"readthru.invalidate|key", -3, kWrite | kFast, 2, -1, 1, "readthru",
+     "Remove cached keys and their negative markers, and stop fills in flight from storing",
+     "0.1.0"},
+};
+
 // ---------------------------------------------------------------------------------------------
 // readthru's routing decisions. Default: a command with keys is kKeyed, a keyless one
 // kAnyNode. An entry for a container ("client") also covers those of its subcommands that
@@ -150,13 +160,14 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"move", Route::kUnsupported, "a cluster has only db 0"},
     {"migrate", Route::kUnsupported, "moving keys between nodes is the cluster's business"},
     {"restore-asking", Route::kUnsupported, "cluster-internal (slot migration)"},
+    {"readthru.invalidate", Route::kLocal, "readthru's own command"},
 };
 
 // ---------------------------------------------------------------------------------------------
 // Building the table at compile time.
 // ---------------------------------------------------------------------------------------------
 
-constexpr std::size_t kCount = std::size(kRedisCommands);
+constexpr std::size_t kCount = std::size(kRedisCommands) + std::size(kReadthruCommands);
 
 constexpr std::string_view containerOf(std::string_view name) {
   const auto bar = name.find('|');
@@ -194,9 +205,11 @@ constexpr CommandSpec makeSpec(const RedisSpec& r) {
 
 constexpr std::array<CommandSpec, kCount> buildTable() {
   std::array<CommandSpec, kCount> table{};
-  for (std::size_t i = 0; i < kCount; ++i) {
-    table[i] = makeSpec(kRedisCommands[i]);
-  }
+  std::size_t n = 0;
+  for (const RedisSpec& r : kRedisCommands) table[n++] = makeSpec(r);
+  for (const RedisSpec& r : kReadthruCommands) table[n++] = makeSpec(r);
+  std::sort(table.begin(), table.end(),
+            [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
   return table;
 }
 

@@ -42,7 +42,11 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   }
   switch (spec->route) {
     case command::Route::kLocal:
-      local(session, *spec, args);
+      if (spec->group == "readthru") {
+        readthruCommand(session, *spec, args);
+      } else {
+        local(session, *spec, args);
+      }
       return;
     case command::Route::kUnsupported:
       stats_.add(stats_.error_replies);

@@ -31,6 +31,9 @@ class Dispatcher {
   void local(Session& session, const command::CommandSpec& spec, std::vector<std::string>& args);
   void hello(Session& session, std::vector<std::string>& args);
   void client(Session& session, std::vector<std::string>& args);
+  // readthru_commands.cpp: READTHRU.*
+  void readthruCommand(Session& session, const command::CommandSpec& spec,
+                       std::vector<std::string>& args);
   // introspection.cpp
   void commandCommand(std::string& out, const std::vector<std::string>& args);
   void info(std::string& out, const std::vector<std::string>& args);
