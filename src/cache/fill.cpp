@@ -85,11 +85,11 @@ struct ReadThrough::Fill {
   std::optional<boost::asio::steady_timer> timer;
 };
 
-void ReadThrough::send(std::vector<std::string> args, ReplyCallback done) {
+void ReadThrough::send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity) {
   const command::CommandSpec* spec = command::lookup(args);
   // Affinity 0: all of this thread's internal commands to a node share one connection, so
-  // a fill's pipeline (SET lease, GET, EXISTS) runs on Redis in the order it was sent.
-  redis_.execute({std::move(args), spec, 0}, std::move(done));
+  // a fill's pipeline (SET state, GET; then SET value, DEL state) runs in the order sent.
+  redis_.execute({std::move(args), spec, affinity}, std::move(done));
 }
 
 LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }

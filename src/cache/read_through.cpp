@@ -54,7 +54,7 @@ void ReadThrough::execute(Command cmd, ReplyCallback done) {
   }
   if (cmd.spec == del_ || cmd.spec == unlink_) {
     // A managed key goes with its state key, and as UNLINK: the server frees it lazily.
-    invalidateKeys({cmd.args.begin() + 1, cmd.args.end()}, std::move(done));
+    invalidateKeys({cmd.args.begin() + 1, cmd.args.end()}, cmd.client_id, std::move(done));
     return;
   }
   std::vector<std::string_view> caps;
@@ -195,7 +195,8 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   });
 }
 
-void ReadThrough::invalidateKeys(std::vector<std::string> keys, ReplyCallback done) {
+void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id,
+                                 ReplyCallback done) {
   std::vector<std::string> states{"UNLINK"};
   std::vector<std::string_view> caps;
   for (const std::string& key : keys) {
@@ -205,7 +206,7 @@ void ReadThrough::invalidateKeys(std::vector<std::string> keys, ReplyCallback do
   }
   keys.insert(keys.begin(), "UNLINK");
   if (states.size() > 1) send(std::move(states), [](resp::Value) {});
-  send(std::move(keys), std::move(done));
+  send(std::move(keys), std::move(done), client_id);
 }
 
 std::vector<Counter> ReadThrough::counters() const {

@@ -53,8 +53,9 @@ class ReadThrough : public CounterSource {
 
   // READTHRU.INVALIDATE KEY: unlinks `keys` and their state keys (lease or negative
   // marker), and keeps loads of them in flight in this process from storing their result.
-  // `done` gets the number of keys removed, as UNLINK counts them.
-  void invalidateKeys(std::vector<std::string> keys, ReplyCallback done);
+  // `done` gets the number of keys removed, as UNLINK counts them. The UNLINK goes on the
+  // connection of `client_id`, so it keeps its place in that client's pipeline.
+  void invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id, ReplyCallback done);
 
   // For INFO (any thread).
   std::vector<Counter> counters() const override;
@@ -87,7 +88,8 @@ class ReadThrough : public CounterSource {
   void release(const Fill& fill);
   Millis ttlWithJitter(const Keyspace& ks);
 
-  void send(std::vector<std::string> args, ReplyCallback done);
+  // A command of readthru's own; `affinity` 0 keeps all of them on one connection per node.
+  void send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity = 0);
   void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
   LoadBatcher& batcher(const Keyspace& ks);
 

@@ -17,7 +17,7 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     }
     std::vector<std::string> keys(std::make_move_iterator(args.begin() + 2),
                                   std::make_move_iterator(args.end()));
-    read_through_->invalidateKeys(std::move(keys), session.replyLater());
+    read_through_->invalidateKeys(std::move(keys), session.info().id, session.replyLater());
     return;
   }
   // The container itself, with a subcommand it does not have.

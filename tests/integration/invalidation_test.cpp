@@ -11,6 +11,7 @@
 #include "cluster_admin.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
+#include "resp/writer.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -102,6 +103,23 @@ TEST_F(Invalidation, ALoadOvertakenByAnInvalidationIsServedButNotStored) {
   // Not a lasting block: the next read loads and stores.
   EXPECT_EQ(show(reader.call({"GET", k})), "v3");
   EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 1");
+}
+
+TEST_F(Invalidation, DelKeepsItsPlaceInTheClientsPipeline) {
+  Client c(proc_->port());
+  const std::string k = key("item:7");
+  std::string pipeline;
+  for (int i = 0; i < 50; ++i) {
+    resp::appendCommand(pipeline, std::vector<std::string>{"SET", k, "x"});
+    resp::appendCommand(pipeline, std::vector<std::string>{"DEL", k});
+    resp::appendCommand(pipeline, std::vector<std::string>{"EXISTS", k});
+  }
+  c.sendRaw(pipeline);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(show(c.read()), "OK");
+    ASSERT_EQ(show(c.read()), "(integer) 1") << "round " << i;
+    ASSERT_EQ(show(c.read()), "(integer) 0") << "round " << i;
+  }
 }
 
 TEST_F(Invalidation, CommandTableAndErrors) {

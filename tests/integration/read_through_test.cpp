@@ -15,6 +15,7 @@
 #include "cluster_admin.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
+#include "resp/writer.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -258,7 +259,7 @@ TEST_F(ReadThrough, PipelinedMissesShareBatchQueries) {
   std::string pipeline;
   for (int i = 201; i <= 250; ++i) {
     const std::string k = key("user:" + std::to_string(i));
-    pipeline += "*2\r\n$3\r\nGET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+    resp::appendCommand(pipeline, std::vector<std::string>{"GET", k});
   }
   c.sendRaw(pipeline);
   for (int i = 201; i <= 250; ++i) {
