@@ -5,6 +5,7 @@
 #include <optional>
 #include <random>
 
+#include "cache/fill_script.hpp"
 #include "cache/read_through.hpp"
 #include "cache/row_encoding.hpp"
 #include "cache/side_keys.hpp"
@@ -72,6 +73,7 @@ LoadedPtr fromRead(resp::Value read) {
 
 // One leader's load of one key; shared by the callbacks of its steps.
 struct ReadThrough::Fill {
+  SingleFlight::FlightPtr flight;
   const Keyspace* ks = nullptr;
   std::string key;
   std::string state_key;
@@ -95,11 +97,13 @@ void ReadThrough::send(std::vector<std::string> args, ReplyCallback done, std::u
 LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
 
 void ReadThrough::fetch(const Keyspace& ks, std::string key, bool redis_ok, LoadedCallback done) {
-  if (!flights_.join(key, io_.get_executor(), std::move(done))) {
+  SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
+  if (!flight) {
     bump(stats_.singleflight_joins);
     return;
   }
   auto fill = std::make_shared<Fill>();
+  fill->flight = std::move(flight);
   fill->ks = &ks;
   fill->state_key = stateKey(key);
   fill->key = std::move(key);
@@ -137,14 +141,14 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
   if (found(read)) {  // filled by someone else since our first read
     batcher(*fill->ks).unexpect();
     release(*fill);
-    flights_.finish(fill->key, fromRead(std::move(read)));
+    flights_.finish(fill->flight, fromRead(std::move(read)));
     return;
   }
   if (state.type == resp::Type::kBulk && state.str == kNegativeMarker) {
     bump(stats_.negative_hits);
     batcher(*fill->ks).unexpect();
     release(*fill);
-    flights_.finish(fill->key, std::make_shared<Loaded>());
+    flights_.finish(fill->flight, std::make_shared<Loaded>());
     return;
   }
   if (fill->leased) {
@@ -187,8 +191,9 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
       // Nothing is stored; the lease goes so that the next reader may try again.
       bump(stats_.load_errors);
       release(*fill);
-      flights_.finish(fill->key, Loaded::failed("ERR readthru: load failed for keyspace '" +
-                                                fill->ks->name() + "': " + rows.error().message));
+      flights_.finish(fill->flight,
+                      Loaded::failed("ERR readthru: load failed for keyspace '" + fill->ks->name() +
+                                     "': " + rows.error().message));
       return;
     }
     store(fill, encode(*fill->ks, *rows));
@@ -199,62 +204,93 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
   const Keyspace& ks = *fill->ks;
   auto finish = [this, fill, loaded](resp::Value v) {
     if (v.isError()) bump(stats_.store_errors);
-    flights_.finish(fill->key, loaded);
+    flights_.finish(fill->flight, loaded);
   };
   if (!fill->redis_ok) {
-    flights_.finish(fill->key, loaded);
+    flights_.finish(fill->flight, loaded);
     return;
   }
-  if (flights_.invalidated(fill->key)) {
+  if (SingleFlight::invalidated(fill->flight)) {
     // Invalidated while loading: what we read may be older than the change behind the
     // invalidation. The clients that asked get it; the cache does not.
     bump(stats_.fills_cancelled);
     release(*fill);
-    flights_.finish(fill->key, loaded);
+    flights_.finish(fill->flight, loaded);
     return;
   }
   if (loaded->kind == Loaded::Kind::kFound) {
     if (storedSize(*loaded) > ks.cfg().max_value_size) {
       bump(stats_.values_too_big);
       release(*fill);
-      flights_.finish(fill->key, loaded);
+      flights_.finish(fill->flight, loaded);
       return;
     }
-    const std::string ttl = std::to_string(ttlWithJitter(ks).count());
+    // The script writes only while our lease is still there (fill_script.hpp), and drops it.
+    std::vector<std::string> args{std::string(ks.isHash() ? "h" : "v"), fill->lease,
+                                  std::to_string(ttlWithJitter(ks).count())};
     if (ks.isHash()) {
-      std::vector<std::string> hset{"HSET", fill->key};
       for (const auto& [f, v] : loaded->fields) {
-        hset.push_back(f);
-        hset.push_back(v);
+        args.push_back(f);
+        args.push_back(v);
       }
-      send(std::move(hset), [this](resp::Value v) {
-        if (v.isError()) bump(stats_.store_errors);
-      });
-      send({"PEXPIRE", fill->key, ttl}, std::move(finish));
     } else {
-      send({"SET", fill->key, loaded->value, "PX", ttl}, std::move(finish));
+      args.push_back(loaded->value);
     }
+    fillScript(*fill, std::move(args), std::move(finish));
   } else if (ks.cfg().negative_ttl.count() > 0) {
-    // The marker replaces our lease in the same key: one write, and no moment without
-    // either.
-    send({"SET", fill->state_key, std::string(kNegativeMarker), "PX",
-          std::to_string(ks.cfg().negative_ttl.count())},
-         std::move(finish));
-    return;
+    // The marker replaces our lease in the same key: one write, no moment without either.
+    fillScript(*fill, {"n", fill->lease, std::to_string(ks.cfg().negative_ttl.count())},
+               std::move(finish));
   } else {
-    flights_.finish(fill->key, loaded);
+    release(*fill);
+    flights_.finish(fill->flight, loaded);
   }
-  // After the store on the same connection: a waiter that sees the lease gone sees the value.
-  release(*fill);
 }
 
-// Drops our lease. Unconditional for now: if ours expired and another instance holds the
-// key's lease (or wrote a negative marker), that is dropped too, and a third instance may
-// load once more: a duplicate load, never a wrong value. The token-checked release comes
-// with race-free fills.
+// Drops our lease, if it is still ours: an expired lease may already belong to another
+// instance's load, or have become its "no row" marker.
 void ReadThrough::release(const Fill& fill) {
   if (!fill.leased) return;
-  send({"DEL", fill.state_key}, [](resp::Value) {});
+  fillScript(fill, {"r", fill.lease, "0"}, [](resp::Value) {});
+}
+
+// EVALSHA once the script's digest is known (the first call sends SCRIPT LOAD to every
+// master), EVAL until then and after NOSCRIPT (a new node, a failover, SCRIPT FLUSH):
+// EVAL caches the script on that node for the next EVALSHA.
+void ReadThrough::fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done) {
+  auto counted = [this, done = std::move(done)](resp::Value v) {
+    if (v.type == resp::Type::kInteger && v.integer == 0) bump(stats_.fills_rejected);
+    done(std::move(v));
+  };
+  std::vector<std::string> call{"EVALSHA", script_sha_, "2", fill.key, fill.state_key};
+  call.insert(call.end(), std::make_move_iterator(args.begin()),
+              std::make_move_iterator(args.end()));
+  if (script_sha_.empty()) {
+    if (!script_load_sent_) {
+      script_load_sent_ = true;
+      send({"SCRIPT", "LOAD", std::string(kFillScript)}, [this](resp::Value v) {
+        if (v.type == resp::Type::kBulk)
+          script_sha_ = std::move(v.str);
+        else
+          script_load_sent_ = false;  // try again with the next fill
+      });
+    }
+    call[0] = "EVAL";
+    call[1] = std::string(kFillScript);
+    send(std::move(call), std::move(counted));
+    return;
+  }
+  auto retry = call;  // the same call as EVAL, for NOSCRIPT
+  retry[0] = "EVAL";
+  retry[1] = std::string(kFillScript);
+  send(std::move(call),
+       [this, retry = std::move(retry), counted = std::move(counted)](resp::Value v) mutable {
+         if (v.isError() && v.str.starts_with("NOSCRIPT")) {
+           send(std::move(retry), std::move(counted));
+           return;
+         }
+         counted(std::move(v));
+       });
 }
 
 Millis ReadThrough::ttlWithJitter(const Keyspace& ks) {

@@ -229,6 +229,7 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_disabled_errors", get(stats_.disabled_errors)},
           {"readthru_invalidated_keys", get(stats_.invalidated_keys)},
           {"readthru_fills_cancelled", get(stats_.fills_cancelled)},
+          {"readthru_fills_rejected", get(stats_.fills_rejected)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

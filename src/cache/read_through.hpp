@@ -7,8 +7,9 @@
 //   single-flight (one load per key in this process, across io threads)
 //   SET state lease NX PX GET | GET key     (one pipeline on the key's own slot)
 //     value or negative marker: answer;  lease taken: load;  lease held elsewhere: poll
-//   load (batched per keyspace) -> SET key value PX ttl | DEL state -> answer everyone
-//                       no row -> SET state "none" PX negative_ttl -> answer nil
+//   load (batched per keyspace) -> fill script: if state still holds our lease,
+//     SET key value PX ttl and DEL state (no row: SET state "none" PX negative_ttl)
+//   -> answer everyone waiting
 //
 // Commands that do not read a managed key never come here. One ReadThrough per io thread,
 // owned by that thread; the rules and the single-flight table are shared.
@@ -67,7 +68,8 @@ class ReadThrough : public CounterSource {
   struct Stats {
     std::atomic<std::uint64_t> hits{0}, misses{0}, loads{0}, load_errors{0}, negative_hits{0},
         singleflight_joins{0}, lease_waits{0}, lease_takeovers{0}, store_errors{0},
-        values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0};
+        values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0},
+        fills_rejected{0};
   };
 
   // read_through.cpp: the read side.
@@ -86,6 +88,7 @@ class ReadThrough : public CounterSource {
   void load(const std::shared_ptr<Fill>& fill);
   void store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded);
   void release(const Fill& fill);
+  void fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done);
   Millis ttlWithJitter(const Keyspace& ks);
 
   // A command of readthru's own; `affinity` 0 keeps all of them on one connection per node.
@@ -100,6 +103,8 @@ class ReadThrough : public CounterSource {
   SourceLoader& db_;
   Options options_;
   std::uint64_t next_token_ = 0;
+  std::string script_sha_;  // the fill script's digest, once SCRIPT LOAD answered
+  bool script_load_sent_ = false;
   std::unordered_map<const Keyspace*, std::unique_ptr<LoadBatcher>> batchers_;
   Stats stats_;
   const command::CommandSpec* get_;

@@ -38,32 +38,30 @@ using LoadedCallback = std::function<void(const LoadedPtr&)>;
 
 class SingleFlight {
  public:
-  // Parks `waiter` under `key`. Returns true when the caller is the leader: it must run the
-  // load and call finish(key, ...) exactly once. The waiter runs (posted to `executor`)
-  // when the load finishes; a leader's own waiter too.
-  bool join(const std::string& key, boost::asio::any_io_executor executor, LoadedCallback waiter);
+  struct Flight;
+  using FlightPtr = std::shared_ptr<Flight>;
 
-  // Hands `result` to everyone parked under `key` and forgets the key.
-  void finish(const std::string& key, LoadedPtr result);
+  // Parks `waiter` under `key`. Returns the flight when the caller is the leader: it must
+  // run the load and call finish() on it exactly once. Returns nullptr when a load of the
+  // key is already running; the waiter then gets its result. The waiter runs (posted to
+  // `executor`) when the load finishes; a leader's own waiter too.
+  FlightPtr join(const std::string& key, boost::asio::any_io_executor executor,
+                 LoadedCallback waiter);
 
-  // Marks the load of `key` in flight, if any, as overtaken by an invalidation: its
-  // result still answers the clients that asked, but must not be stored.
+  // Hands `result` to everyone parked on `flight`, and forgets it.
+  void finish(const FlightPtr& flight, LoadedPtr result);
+
+  // An invalidation of `key`: the load in flight, if any, is detached. Its result still
+  // answers the clients already parked on it but must not be stored (invalidated() says
+  // so), and a read that arrives from now on starts a new load instead of joining it.
   void invalidate(const std::string& key);
-  bool invalidated(const std::string& key) const;
+  static bool invalidated(const FlightPtr& flight);
 
   std::size_t inFlight() const;
 
  private:
-  struct Waiter {
-    boost::asio::any_io_executor executor;
-    LoadedCallback callback;
-  };
-  struct Flight {
-    std::vector<Waiter> waiters;
-    bool invalidated = false;
-  };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Flight> flights_;
+  std::unordered_map<std::string, FlightPtr> flights_;
 };
 
 }  // namespace readthru::cache
