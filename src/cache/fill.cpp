@@ -258,8 +258,10 @@ void ReadThrough::release(const Fill& fill) {
 // master), EVAL until then and after NOSCRIPT (a new node, a failover, SCRIPT FLUSH):
 // EVAL caches the script on that node for the next EVALSHA.
 void ReadThrough::fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done) {
-  auto counted = [this, done = std::move(done)](resp::Value v) {
-    if (v.type == resp::Type::kInteger && v.integer == 0) bump(stats_.fills_rejected);
+  // A release that finds its lease gone is normal (expired, or invalidated); a store is not.
+  const bool store = args.front() != "r";
+  auto counted = [this, store, done = std::move(done)](resp::Value v) {
+    if (store && v.type == resp::Type::kInteger && v.integer == 0) bump(stats_.fills_rejected);
     done(std::move(v));
   };
   std::vector<std::string> call{"EVALSHA", script_sha_, "2", fill.key, fill.state_key};
