@@ -27,22 +27,12 @@ class Invalidation : public ::testing::Test {
     pg.exec("CREATE TABLE " + kTable + " (id int PRIMARY KEY, v text)");
     pg.exec("INSERT INTO " + kTable + " SELECT i, 'v' || i FROM generate_series(1, 100) i");
     const std::string rules =
-        "postgres:\n  dsn: \"" + std::string(kPgDsn) +
-        "\"\nkeyspaces:\n"
-        "  - name: item\n    pattern: \"" +
-        kTag +
-        ":item:<id>\"\n"
-        "    query: \"SELECT v FROM " +
-        kTable +
-        " WHERE id = $1\"\n"
-        "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n"
-        "  - name: slow\n    pattern: \"" +
-        kTag +
-        ":slow:<id>\"\n"
-        "    query: \"SELECT v FROM " +
-        kTable +
-        " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL\"\n"
-        "    params: [id]\n    format: value\n    ttl: 60s\n";
+        "postgres:\n  dsn: \"" + std::string(kPgDsn) + "\"\nkeyspaces:\n" +
+        keyspaceRule("item", kTag + ":item:<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
+                     "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n") +
+        keyspaceRule("slow", kTag + ":slow:<id>",
+                     "SELECT v FROM " + kTable + " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL",
+                     "    params: [id]\n    format: value\n    ttl: 60s\n");
     proc_ = new ReadthruProcess(clusterBackend(), "", rules);
   }
   static void TearDownTestSuite() {

@@ -24,21 +24,13 @@ const std::string kTable = kTag + "_rows";
 
 std::string rules() {
   return "postgres:\n  dsn: \"" + std::string(kPgDsn) +
-         "\"\n  statement_timeout: 2s\nkeyspaces:\n"
-         "  - name: row\n    pattern: \"" +
-         kTag +
-         ":row:<id>\"\n"
-         "    query: \"SELECT v FROM " +
-         kTable +
-         " WHERE id = $1\"\n"
-         "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n"
-         "  - name: slow\n    pattern: \"" +
-         kTag +
-         ":slow:<id>\"\n"
-         "    query: \"SELECT v FROM " +
-         kTable +
-         " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL\"\n"
-         "    params: [id]\n    format: value\n    ttl: 60s\n";
+         "\"\n  statement_timeout: 2s\nkeyspaces:\n" +
+         keyspaceRule(
+             "row", kTag + ":row:<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
+             "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n") +
+         keyspaceRule("slow", kTag + ":slow:<id>",
+                      "SELECT v FROM " + kTable + " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL",
+                      "    params: [id]\n    format: value\n    ttl: 60s\n");
 }
 
 class RaceFreeFill : public ::testing::Test {

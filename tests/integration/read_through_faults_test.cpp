@@ -23,8 +23,8 @@ using Clock = std::chrono::steady_clock;
 const std::string kTag = "rtf" + std::to_string(::getpid());
 
 std::string rule(const std::string& name, const std::string& query, const std::string& extra = "") {
-  return "  - name: " + name + "\n    pattern: \"" + kTag + ":" + name + ":<id>\"\n    query: \"" +
-         query + "\"\n    params: [id]\n    ttl: 30s\n" + extra;
+  return keyspaceRule(name, kTag + ":" + name + ":<id>", query,
+                      "    params: [id]\n    ttl: 30s\n" + extra);
 }
 
 std::string postgres(std::uint16_t port, const std::string& extra = "") {

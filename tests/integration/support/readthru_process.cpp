@@ -51,6 +51,14 @@ pid_t spawn(const std::string& config, const std::string& log) {
 
 }  // namespace
 
+std::string keyspaceRule(const std::string& name, const std::string& pattern,
+                         const std::string& query, const std::string& body) {
+  std::string out = "  - name: ";
+  out.append(name).append("\n    pattern: \"").append(pattern);
+  out.append("\"\n    query: \"").append(query).append("\"\n").append(body);
+  return out;
+}
+
 std::string clusterBackend(const std::string& extra) {
   return std::string("  mode: cluster\n  seeds: ") + kClusterSeeds + "\n" + extra;
 }

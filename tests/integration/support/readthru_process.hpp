@@ -54,6 +54,11 @@ struct ExitResult {
 };
 ExitResult runUntilExit(const std::string& config_yaml, std::chrono::milliseconds timeout);
 
+// One entry of a `keyspaces:` list: name, pattern and query as given, then `body`, the
+// rule's other keys, indented ("    params: [id]\n    ttl: 30s\n").
+std::string keyspaceRule(const std::string& name, const std::string& pattern,
+                         const std::string& query, const std::string& body);
+
 // A cluster-mode backend section for the local stack.
 std::string clusterBackend(const std::string& extra = "");
 
