@@ -75,11 +75,13 @@ LoadedPtr fromRead(resp::Value read) {
 struct ReadThrough::Fill {
   SingleFlight::FlightPtr flight;
   const Keyspace* ks = nullptr;
-  std::string key;
+  std::string logical;  // as the client named it: its captures feed the query
+  std::string key;      // as Redis holds it (Keyspace::physicalKey)
   std::string state_key;
   std::string lease;  // "lease:<instance>:<n>", our value for the state key
   bool redis_ok = true;
   bool leased = false;
+  bool no_store = false;  // serve the result, store nothing (its tags were not recorded)
   Clock::time_point wait_until;
   Millis poll = kFirstPoll;
   int replies = 0;
@@ -96,7 +98,9 @@ void ReadThrough::send(std::vector<std::string> args, ReplyCallback done, std::u
 
 LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
 
-void ReadThrough::fetch(const Keyspace& ks, std::string key, bool redis_ok, LoadedCallback done) {
+void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
+                        LoadedCallback done) {
+  std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
   if (!flight) {
     bump(stats_.singleflight_joins);
@@ -107,6 +111,7 @@ void ReadThrough::fetch(const Keyspace& ks, std::string key, bool redis_ok, Load
   fill->ks = &ks;
   fill->state_key = stateKey(key);
   fill->key = std::move(key);
+  fill->logical = std::move(logical);
   fill->lease = std::string(kLeasePrefix) + options_.instance + ":" + std::to_string(++next_token_);
   fill->redis_ok = redis_ok;
   // A lease that outlives its holder expires; waiting a little longer lets us take over.
@@ -152,7 +157,12 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
     return;
   }
   if (fill->leased) {
-    load(fill);
+    // Tags that need only the key are recorded before the load: a tag invalidation from
+    // now on finds this key and drops our lease, so an older row can never be stored.
+    recordTags(*fill->ks, fill->logical, fill->key, nullptr, [this, fill](bool ok) {
+      fill->no_store = !ok;
+      load(fill);
+    });
     return;
   }
   if (state.isError() || read.isError()) {  // Redis in trouble: load, don't store
@@ -182,7 +192,7 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
   bump(stats_.loads);
   const Keyspace& ks = *fill->ks;
   std::vector<std::string_view> caps;
-  ks.pattern().match(fill->key, caps);
+  ks.pattern().match(fill->logical, caps);
   std::vector<std::string> params;
   params.reserve(ks.paramCaptures().size());
   for (std::size_t i : ks.paramCaptures()) params.emplace_back(caps[i]);
@@ -196,7 +206,17 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
                                      "': " + rows.error().message));
       return;
     }
-    store(fill, encode(*fill->ks, *rows));
+    LoadedPtr loaded = encode(*fill->ks, *rows);
+    if (loaded->kind != Loaded::Kind::kFound || !fill->redis_ok || !fill->leased) {
+      store(fill, std::move(loaded));
+      return;
+    }
+    auto shared_rows = std::make_shared<RowSet>(std::move(*rows));
+    recordTags(*fill->ks, fill->logical, fill->key, shared_rows.get(),
+               [this, fill, shared_rows, loaded = std::move(loaded)](bool ok) {
+                 fill->no_store = fill->no_store || !ok;
+                 store(fill, loaded);
+               });
   });
 }
 
@@ -207,6 +227,11 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
     flights_.finish(fill->flight, loaded);
   };
   if (!fill->redis_ok) {
+    flights_.finish(fill->flight, loaded);
+    return;
+  }
+  if (fill->no_store) {
+    release(*fill);
     flights_.finish(fill->flight, loaded);
     return;
   }

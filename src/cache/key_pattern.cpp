@@ -54,6 +54,34 @@ Result<KeyPattern> KeyPattern::compile(std::string_view text) {
   return p;
 }
 
+std::string KeyPattern::render(const std::vector<std::string_view>& values) const {
+  std::string out;
+  std::size_t next = 0;
+  for (const Token& t : tokens_) {
+    if (!t.capture) {
+      out += t.literal;
+    } else if (next < values.size()) {
+      out += values[next++];
+    }
+  }
+  return out;
+}
+
+std::string KeyPattern::glob() const {
+  std::string out;
+  for (const Token& t : tokens_) {
+    if (t.capture) {
+      out.push_back('*');
+      continue;
+    }
+    for (char c : t.literal) {
+      if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 bool KeyPattern::match(std::string_view key, std::vector<std::string_view>& captures) const {
   captures.clear();
   return matchFrom(0, key, captures);

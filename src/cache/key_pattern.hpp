@@ -23,6 +23,14 @@ class KeyPattern {
   // order (views into `key`).
   bool match(std::string_view key, std::vector<std::string_view>& captures) const;
 
+  // The text with each capture replaced by values[i] (one per captureNames() entry). The
+  // caller checks with match() when the values may not fit (a ':' inside one).
+  std::string render(const std::vector<std::string_view>& values) const;
+
+  // A Redis glob (SCAN MATCH) for every key this pattern matches: literals escaped,
+  // captures as '*'. It may match more (a '*' also matches ':').
+  std::string glob() const;
+
   const std::string& text() const { return text_; }
   const std::vector<std::string>& captureNames() const { return names_; }
 

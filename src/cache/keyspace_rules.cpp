@@ -43,6 +43,59 @@ std::string Keyspace::failure() const {
   return failure_;
 }
 
+std::string Keyspace::physicalKey(std::string_view key) const {
+  std::string out(key);
+  if (!version_text_.empty()) out.insert(version_at_, version_text_);
+  return out;
+}
+
+// Versions, tags and invalidate rules: the parts of a rule that keep the cache in step.
+std::optional<Error> KeyspaceRules::compileKeeping(Keyspace& ks) {
+  const config::KeyspaceConfig& cfg = ks.cfg_;
+  std::size_t& version_at = ks.version_at_;
+  std::string& version_text = ks.version_text_;
+  KeyPattern& physical = ks.physical_pattern_;
+  std::vector<Keyspace::Tag>& tags = ks.tags_;
+  const std::string& text = cfg.pattern;
+  const std::size_t first = text.find('<');
+  const std::size_t colon = text.rfind(':', first == std::string::npos ? text.size() : first);
+  version_at = colon == std::string::npos ? 0 : colon + 1;
+  if (cfg.version > 0) {
+    version_text = "v" + std::to_string(cfg.version) + ":";
+    auto p =
+        KeyPattern::compile(text.substr(0, version_at) + version_text + text.substr(version_at));
+    if (!p) return ruleError(cfg, "version: " + p.error().message);
+    physical = std::move(*p);
+  } else {
+    physical = ks.pattern();
+  }
+  const auto& names = ks.pattern().captureNames();
+  for (const std::string& t : cfg.tags) {
+    auto p = KeyPattern::compile(t);
+    if (!p) return ruleError(cfg, "tags: '" + t + "': " + p.error().message);
+    bool captures_only = true;
+    for (const std::string& n : p->captureNames()) {
+      captures_only = captures_only && std::find(names.begin(), names.end(), n) != names.end();
+    }
+    tags.push_back({std::move(*p), captures_only});
+  }
+  for (const config::InvalidateRule& rule : cfg.invalidate) {
+    if (!rule.key.empty() && rule.key.size() != names.size()) {
+      return ruleError(cfg, "invalidate table '" + rule.table + "': key lists " +
+                                std::to_string(rule.key.size()) + " column(s) but pattern '" +
+                                cfg.pattern + "' has " + std::to_string(names.size()) +
+                                " capture(s)");
+    }
+    for (const std::string& t : rule.tags) {
+      auto p = KeyPattern::compile(t);
+      if (!p)
+        return ruleError(
+            cfg, "invalidate table '" + rule.table + "': tags: '" + t + "': " + p.error().message);
+    }
+  }
+  return std::nullopt;
+}
+
 Result<std::shared_ptr<KeyspaceRules>> KeyspaceRules::build(
     const std::vector<config::KeyspaceConfig>& keyspaces) {
   auto rules = std::make_shared<KeyspaceRules>();
@@ -52,6 +105,9 @@ Result<std::shared_ptr<KeyspaceRules>> KeyspaceRules::build(
     auto ks = std::make_unique<Keyspace>();
     ks->cfg_ = cfg;
     ks->pattern_ = std::move(*pattern);
+    if (auto err = compileKeeping(*ks)) {
+      return *err;
+    }
     const auto& names = ks->pattern_.captureNames();
     for (const std::string& param : cfg.params) {
       auto it = std::find(names.begin(), names.end(), param);
@@ -73,7 +129,9 @@ Result<std::shared_ptr<KeyspaceRules>> KeyspaceRules::build(
       return ruleError(cfg, "batch_query must use exactly $1 (the array of ids)");
     }
     for (const auto& other : rules->keyspaces_) {
-      if (KeyPattern::overlaps(other->pattern_, ks->pattern_)) {
+      if (KeyPattern::overlaps(other->pattern_, ks->pattern_) ||
+          KeyPattern::overlaps(other->physical_pattern_, ks->pattern_) ||
+          KeyPattern::overlaps(other->pattern_, ks->physical_pattern_)) {
         return ruleError(cfg, "pattern '" + cfg.pattern +
                                   "' can match the same keys as keyspace '" + other->name() +
                                   "' (" + other->cfg_.origin + ", pattern '" + other->cfg_.pattern +
@@ -108,6 +166,17 @@ std::optional<std::string> KeyspaceRules::checkShape(const Keyspace& ks, const S
   if (cfg.format == config::KeyspaceFormat::kValue && main.columns.size() != 1) {
     return "query returns " + std::to_string(main.columns.size()) +
            " columns; format value needs exactly 1";
+  }
+  for (const Keyspace::Tag& tag : ks.tags_) {
+    for (const std::string& n : tag.tmpl.captureNames()) {
+      const auto& caps = ks.pattern_.captureNames();
+      bool known = std::find(caps.begin(), caps.end(), n) != caps.end();
+      for (const Column& c : main.columns) known = known || c.name == n;
+      if (!known) {
+        return "tags: '" + tag.tmpl.text() + "': <" + n +
+               "> is neither a capture of the pattern nor a column of the query";
+      }
+    }
   }
   if (batch == nullptr) return std::nullopt;
   if (batch->param_count != 1) return "batch_query must take exactly one parameter ($1)";

@@ -36,6 +36,22 @@ class Keyspace {
   std::optional<std::size_t> batchStatement() const { return batch_statement_; }
   bool isHash() const { return cfg_.format == config::KeyspaceFormat::kHash; }
 
+  // The key Redis holds for `key` (a key this keyspace matched): the same key, or with
+  // `version: n` the key with "v<n>:" after the pattern's leading literal text
+  // ("user:profile:42" -> "user:profile:v2:42"), so entries written for another version of
+  // the rule are never read.
+  std::string physicalKey(std::string_view key) const;
+  // The pattern of physicalKey()'s results (for SCAN globs and overlap checks).
+  const KeyPattern& physicalPattern() const { return physical_pattern_; }
+
+  // The keyspace's tag templates (`tags:`). A template whose names are all captures can
+  // be rendered before the load (fromCaptures); the others name result columns too.
+  struct Tag {
+    KeyPattern tmpl;
+    bool from_captures = false;
+  };
+  const std::vector<Tag>& tags() const { return tags_; }
+
   State state() const { return state_.load(std::memory_order_acquire); }
   // Why the database rejected this rule (empty unless kFailed).
   std::string failure() const;
@@ -45,6 +61,10 @@ class Keyspace {
 
   config::KeyspaceConfig cfg_;
   KeyPattern pattern_;
+  KeyPattern physical_pattern_;
+  std::size_t version_at_ = 0;  // where physicalKey() inserts the version
+  std::string version_text_;    // "v2:", or empty
+  std::vector<Tag> tags_;
   std::vector<std::size_t> param_captures_;
   std::size_t statement_ = 0;
   std::optional<std::size_t> batch_statement_;
@@ -80,6 +100,7 @@ class KeyspaceRules {
   std::vector<std::string> failures() const;
 
  private:
+  static std::optional<Error> compileKeeping(Keyspace& ks);
   static std::optional<std::string> checkShape(const Keyspace& ks, const StatementShape& main,
                                                const StatementShape* batch);
 

@@ -101,6 +101,7 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
     return;
   }
   std::string key = cmd.args[1];
+  cmd.args[1] = ks.physicalKey(key);
   std::string field = kind == Read::kHGet ? cmd.args[2] : std::string();
   redis_.execute(std::move(cmd), [this, &ks, kind, key = std::move(key), field = std::move(field),
                                   done = std::move(done)](resp::Value v) mutable {
@@ -129,7 +130,7 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
 // a miss.
 void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string field,
                            ReplyCallback done) {
-  send({"EXISTS", key},
+  send({"EXISTS", ks.physicalKey(key)},
        [this, &ks, key, field = std::move(field), done = std::move(done)](resp::Value v) mutable {
          if (v.type == resp::Type::kInteger && v.integer == 1) {
            bump(stats_.hits);
@@ -156,7 +157,9 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   std::vector<std::string_view> caps;
   for (std::size_t i = 1; i < cmd.args.size(); ++i) {
     const Keyspace* ks = rules_->match(cmd.args[i], caps);
-    if (ks != nullptr && !ks->isHash()) managed.push_back({i - 1, ks, cmd.args[i]});
+    if (ks == nullptr || ks->isHash()) continue;
+    managed.push_back({i - 1, ks, cmd.args[i]});
+    cmd.args[i] = ks->physicalKey(cmd.args[i]);
   }
   redis_.execute(std::move(cmd), [this, managed = std::move(managed),
                                   done = std::move(done)](resp::Value v) mutable {
@@ -195,20 +198,6 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   });
 }
 
-void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id,
-                                 ReplyCallback done) {
-  std::vector<std::string> states{"UNLINK"};
-  std::vector<std::string_view> caps;
-  for (const std::string& key : keys) {
-    flights_.invalidate(key);
-    bump(stats_.invalidated_keys);
-    if (rules_->match(key, caps) != nullptr) states.push_back(stateKey(key));
-  }
-  keys.insert(keys.begin(), "UNLINK");
-  if (states.size() > 1) send(std::move(states), [](resp::Value) {});
-  send(std::move(keys), std::move(done), client_id);
-}
-
 std::vector<Counter> ReadThrough::counters() const {
   auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   std::uint64_t batch = 0, single = 0;
@@ -230,6 +219,16 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_invalidated_keys", get(stats_.invalidated_keys)},
           {"readthru_fills_cancelled", get(stats_.fills_cancelled)},
           {"readthru_fills_rejected", get(stats_.fills_rejected)},
+          {"readthru_invalidations_key", get(stats_.invalidations_key)},
+          {"readthru_invalidations_tag", get(stats_.invalidations_tag)},
+          {"readthru_invalidations_keyspace", get(stats_.invalidations_keyspace)},
+          {"readthru_invalidations_pattern", get(stats_.invalidations_pattern)},
+          {"readthru_invalidations_from_command", get(stats_.by_source[0])},
+          {"readthru_invalidations_from_cdc", get(stats_.by_source[1])},
+          {"readthru_invalidations_from_stream", get(stats_.by_source[2])},
+          {"readthru_refreshes", get(stats_.refreshes)},
+          {"readthru_tags_recorded", get(stats_.tags_recorded)},
+          {"readthru_tag_record_errors", get(stats_.tag_record_errors)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

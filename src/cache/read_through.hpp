@@ -31,6 +31,9 @@
 
 namespace readthru::cache {
 
+// Who asked for an invalidation, for INFO.
+enum class InvalidationSource : std::uint8_t { kCommand, kCdc, kStream };
+
 class ReadThrough : public CounterSource {
  public:
   struct Options {
@@ -56,7 +59,25 @@ class ReadThrough : public CounterSource {
   // marker), and keeps loads of them in flight in this process from storing their result.
   // `done` gets the number of keys removed, as UNLINK counts them. The UNLINK goes on the
   // connection of `client_id`, so it keeps its place in that client's pipeline.
-  void invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id, ReplyCallback done);
+  // Keys of a versioned keyspace are named as the application asks for them.
+  void invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id, ReplyCallback done,
+                      InvalidationSource source = InvalidationSource::kCommand);
+
+  // READTHRU.INVALIDATE TAG: removes every key recorded under each tag (and the keys'
+  // state keys), whatever their slots. `done` gets the number of keys removed, or the
+  // first error from Redis (the tags not yet done may be partly done then).
+  void invalidateTags(std::vector<std::string> tags, InvalidationSource source, ReplyCallback done);
+
+  // READTHRU.INVALIDATE KEYSPACE / PATTERN: SCAN ... MATCH on every master (only the
+  // owning node when the glob has a literal hash tag) and UNLINK what it finds, with the
+  // state keys of the same glob. `done` gets the number of data keys removed. Progress
+  // goes to the log.
+  void invalidateKeyspace(const std::string& name, InvalidationSource source, ReplyCallback done);
+  void invalidatePattern(std::string glob, InvalidationSource source, ReplyCallback done);
+
+  // READTHRU.REFRESH: invalidates `key` and loads it again at once. `done` gets what GET
+  // (HGETALL for a hash keyspace) would answer after the reload.
+  void refresh(std::string key, std::uint64_t client_id, ReplyCallback done);
 
   // For INFO (any thread).
   std::vector<Counter> counters() const override;
@@ -69,8 +90,11 @@ class ReadThrough : public CounterSource {
     std::atomic<std::uint64_t> hits{0}, misses{0}, loads{0}, load_errors{0}, negative_hits{0},
         singleflight_joins{0}, lease_waits{0}, lease_takeovers{0}, store_errors{0},
         values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0},
-        fills_rejected{0};
+        fills_rejected{0}, invalidations_key{0}, invalidations_tag{0}, invalidations_keyspace{0},
+        invalidations_pattern{0}, refreshes{0}, tags_recorded{0}, tag_record_errors{0};
+    std::atomic<std::uint64_t> by_source[3]{};  // by InvalidationSource
   };
+  struct Sweep;
 
   // read_through.cpp: the read side.
   void readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallback done);
@@ -90,6 +114,19 @@ class ReadThrough : public CounterSource {
   void release(const Fill& fill);
   void fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done);
   Millis ttlWithJitter(const Keyspace& ks);
+
+  // tags.cpp: records `key` (physical) under the tags of `ks` (those from captures before
+  // the load, `rows` null; those that need result columns after it), then runs `next`
+  // with false when Redis refused: such a key must be served but not stored, or it
+  // would survive its tag's invalidation.
+  void recordTags(const Keyspace& ks, const std::string& logical, const std::string& key,
+                  const RowSet* rows, std::function<void(bool)> next);
+
+  // invalidation.cpp
+  void sweep(std::string what, std::string glob, std::string state_glob, ReplyCallback done);
+  void sweepStep(const std::shared_ptr<Sweep>& sw);
+  void sweepDone(const std::shared_ptr<Sweep>& sw);
+  void counted(InvalidationSource source) { bump(stats_.by_source[static_cast<int>(source)]); }
 
   // A command of readthru's own; `affinity` 0 keeps all of them on one connection per node.
   void send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity = 0);

@@ -45,4 +45,26 @@ std::string stateKey(std::string_view key) {
   return out;
 }
 
+std::string tagKey(std::string_view tag) {
+  std::string out = "readthru:tag:{";
+  out += tag;
+  out += '}';
+  return out;
+}
+
+std::string tagGoneKey(std::string_view tag, std::string_view token) {
+  std::string out = tagKey(tag);
+  out += ":gone:";
+  out += token;
+  return out;
+}
+
+std::string stateGlob(std::string_view glob, int slot) {
+  std::string out = "readthru:state:{";
+  out += slot < 0 ? std::string("*") : slotTag(static_cast<std::uint16_t>(slot));
+  out += "}:";
+  out += glob;
+  return out;
+}
+
 }  // namespace readthru::cache

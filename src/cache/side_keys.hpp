@@ -19,6 +19,15 @@ namespace readthru::cache {
 
 std::string stateKey(std::string_view key);
 
+// The set that lists the keys carrying `tag` (physical key names): "readthru:tag:{<tag>}",
+// on the tag's own slot. A tag invalidation first RENAMEs it to tagGoneKey() (same slot),
+// so keys tagged while it runs land in a fresh set and are not lost.
+std::string tagKey(std::string_view tag);
+std::string tagGoneKey(std::string_view tag, std::string_view token);
+
+// A SCAN glob for the state keys of the keys `glob` matches (on `slot` only, when given).
+std::string stateGlob(std::string_view glob, int slot = -1);
+
 inline constexpr std::string_view kNegativeMarker = "none";
 inline constexpr std::string_view kLeasePrefix = "lease:";
 

@@ -33,6 +33,15 @@ constexpr RedisSpec kReadthruCommands[] = {
     {"readthru.invalidate|key", -3, kWrite | kFast, 2, -1, 1, "readthru",
      "Remove cached keys and their negative markers, and stop fills in flight from storing",
      "0.1.0"},
+    {"readthru.invalidate|tag", -3, kWrite, 0, 0, 0, "readthru",
+     "Remove every cached key recorded under the given tags, across slots", "0.1.0"},
+    {"readthru.invalidate|keyspace", 3, kWrite, 0, 0, 0, "readthru",
+     "Remove every cached entry of a keyspace (SCAN and UNLINK on every master)", "0.1.0"},
+    {"readthru.invalidate|pattern", 3, kWrite, 0, 0, 0, "readthru",
+     "Remove every key matching a glob (SCAN and UNLINK; one node for a hash-tagged glob)",
+     "0.1.0"},
+    {"readthru.refresh", 2, kWrite, 1, 1, 1, "readthru",
+     "Load a cached key from the database now and replace its value", "0.1.0"},
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +170,7 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"migrate", Route::kUnsupported, "moving keys between nodes is the cluster's business"},
     {"restore-asking", Route::kUnsupported, "cluster-internal (slot migration)"},
     {"readthru.invalidate", Route::kLocal, "readthru's own command"},
+    {"readthru.refresh", Route::kLocal, "readthru's own command"},
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -47,4 +47,16 @@ std::uint16_t keyHashSlot(std::string_view key) {
   return static_cast<std::uint16_t>(crc16(key) & (kSlotCount - 1));
 }
 
+std::optional<std::uint16_t> globSlot(std::string_view pattern) {
+  const std::size_t open = pattern.find('{');
+  if (open == std::string_view::npos) return std::nullopt;
+  const std::size_t close = pattern.find('}', open + 1);
+  if (close == std::string_view::npos || close == open + 1) return std::nullopt;
+  // A literal prefix means every match has its first '{' at the same place, and so the
+  // same tag; any glob syntax before the '}' breaks that.
+  if (pattern.substr(0, close).find_first_of("*?[\\") != std::string_view::npos)
+    return std::nullopt;
+  return keyHashSlot(pattern.substr(open + 1, close - open - 1));
+}
+
 }  // namespace readthru::command

@@ -4,6 +4,7 @@
 // {user1000}.following and {user1000}.followers land in the same slot. Pure.
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace readthru::command {
@@ -16,5 +17,11 @@ std::uint16_t crc16(std::string_view data);
 
 // The slot of `key`, as Redis's keyHashSlot() and CLUSTER KEYSLOT compute it.
 std::uint16_t keyHashSlot(std::string_view key);
+
+// The one slot of every key that the glob `pattern` (SCAN MATCH syntax) can match, when
+// there is one: the glob up to the first '}' after its first '{' holds no glob syntax
+// (* ? [ \) and the tag between them is not empty, as in "user:{1234}:*". nullopt
+// otherwise: matching keys may be anywhere.
+std::optional<std::uint16_t> globSlot(std::string_view pattern);
 
 }  // namespace readthru::command

@@ -122,8 +122,10 @@ Config loadString(std::string_view yaml, const std::string& name) {
     throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
   if (!root.IsMap())
-    r.fail(root, "", "must be a mapping of sections (listen, backend, postgres, keyspaces, log)");
-  r.allowOnly(root, "", {"listen", "backend", "postgres", "keyspaces", "log"});
+    r.fail(root, "",
+           "must be a mapping of sections (listen, backend, postgres, keyspaces, log, ...)");
+  r.allowOnly(root, "",
+              {"listen", "backend", "postgres", "keyspaces", "cdc", "invalidation_stream", "log"});
   Config cfg;
   cfg.path = name;
   if (auto n = root["listen"]) readListen(r, n, cfg.listen);
@@ -138,6 +140,10 @@ Config loadString(std::string_view yaml, const std::string& name) {
       r.fail(n, "keyspaces", "need a postgres: section (the database they load from)");
     }
     readKeyspaces(r, n, cfg.keyspaces);
+  }
+  if (auto n = root["cdc"]) readCdc(r, n, cfg.cdc);
+  if (auto n = root["invalidation_stream"]) {
+    readInvalidationStream(r, n, cfg.invalidation_stream);
   }
   if (auto n = root["log"]) readLog(r, n, cfg.log);
   if (cfg.listen.announce.empty()) {

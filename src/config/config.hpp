@@ -57,6 +57,16 @@ struct PostgresConfig {
 
 enum class KeyspaceFormat { kJson, kValue, kHash, kRows };
 
+// One `invalidate:` entry of a keyspace: when a row of `table` changes (the database's
+// change stream), the keys built from its `key` columns and the tags built from its
+// `tags` templates are invalidated.
+struct InvalidateRule {
+  std::string origin;
+  std::string table;              // "name" or "schema.name"
+  std::vector<std::string> key;   // columns, one per capture of the pattern, in order
+  std::vector<std::string> tags;  // templates: "team:<team_id>" names columns of `table`
+};
+
 // One read-through rule, as written. Only its shape is checked here (required keys, types,
 // ranges); cache::KeyspaceRules compiles the pattern and checks the rules against each
 // other, and the database checks the SQL. `origin` ("file:line") lets those later checks
@@ -74,6 +84,25 @@ struct KeyspaceConfig {
   std::string batch_query;     // empty: one query per key
   std::string batch_key;
   std::uint64_t max_value_size = 1024 * 1024;  // bigger values are served, not stored
+  int version = 0;                             // 0: keys as written; n: "v<n>:" added
+  std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns
+  std::vector<InvalidateRule> invalidate;
+};
+
+// Change data capture: PostgreSQL's logical replication stream, read by one readthru
+// instance at a time. On when a keyspace has `invalidate:` rules (and `enabled` is true).
+struct CdcConfig {
+  bool enabled = true;
+  std::string slot = "readthru";
+  std::string publication = "readthru";
+  Millis leader_lease{5000};  // a dead leader's instance is replaced after this
+};
+
+// A Redis Stream that other systems write invalidations to. Off unless `key` is set.
+struct InvalidationStreamConfig {
+  std::string key;
+  std::string group = "readthru";
+  int batch = 100;  // entries read per XREADGROUP
 };
 
 struct LogConfig {
@@ -87,6 +116,8 @@ struct Config {
   BackendConfig backend;
   PostgresConfig postgres;
   std::vector<KeyspaceConfig> keyspaces;
+  CdcConfig cdc;
+  InvalidationStreamConfig invalidation_stream;
   LogConfig log;
 };
 

@@ -44,11 +44,37 @@ KeyspaceFormat format(const Reader& r, const YAML::Node& node, const std::string
   r.fail(node, key, "must be json, value, hash or rows, got '" + text + "'");
 }
 
+std::vector<std::string> stringList(const Reader& r, const YAML::Node& node, const std::string& key,
+                                    const std::string& what) {
+  if (!node.IsSequence()) r.fail(node, key, "must be a list of " + what);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    out.push_back(r.scalar(node[i], key + "[" + std::to_string(i) + "]"));
+    if (out.back().empty()) r.fail(node[i], key + "[" + std::to_string(i) + "]", "is empty");
+  }
+  return out;
+}
+
+InvalidateRule readInvalidate(const Reader& r, const YAML::Node& node, const std::string& key) {
+  r.requireMap(node, key);
+  r.allowOnly(node, key, {"table", "key", "tags"});
+  InvalidateRule rule;
+  rule.origin = r.where(node);
+  if (!node["table"]) r.fail(node, key + ".table", "is required");
+  rule.table = r.scalar(node["table"], key + ".table");
+  if (auto n = node["key"]) rule.key = stringList(r, n, key + ".key", "column names");
+  if (auto n = node["tags"]) rule.tags = stringList(r, n, key + ".tags", "tag templates");
+  if (rule.key.empty() && rule.tags.empty()) {
+    r.fail(node, key, "needs key (columns that build the key) or tags, or both");
+  }
+  return rule;
+}
+
 KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::string& key) {
   r.requireMap(node, key);
   r.allowOnly(node, key,
               {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
-               "batch_query", "batch_key", "max_value_size"});
+               "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -86,6 +112,17 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
     ks.max_value_size = r.size(n, key + ".max_value_size");
     if (ks.max_value_size == 0 || ks.max_value_size > 512ull * 1024 * 1024) {
       r.fail(n, key + ".max_value_size", "must be from 1b to 512mb");
+    }
+  }
+  if (auto n = node["version"]) {
+    ks.version = static_cast<int>(r.integer(n, key + ".version", 1, 1000000));
+  }
+  if (auto n = node["tags"]) ks.tags = stringList(r, n, key + ".tags", "tag templates");
+  if (auto n = node["invalidate"]) {
+    if (!n.IsSequence()) r.fail(n, key + ".invalidate", "must be a list of table rules");
+    for (std::size_t i = 0; i < n.size(); ++i) {
+      ks.invalidate.push_back(
+          readInvalidate(r, n[i], key + ".invalidate[" + std::to_string(i) + "]"));
     }
   }
   return ks;
@@ -143,6 +180,44 @@ void readKeyspaces(const Reader& r, const YAML::Node& node, std::vector<Keyspace
       r.fail(node[i]["name"], key + ".name", "keyspace '" + ks.name + "' is defined twice");
     }
     out.push_back(std::move(ks));
+  }
+}
+
+}  // namespace readthru::config
+
+namespace readthru::config {
+
+void readCdc(const Reader& r, const YAML::Node& node, CdcConfig& out) {
+  r.requireMap(node, "cdc");
+  r.allowOnly(node, "cdc", {"enabled", "slot", "publication", "leader_lease"});
+  if (auto n = node["enabled"]) out.enabled = r.boolean(n, "cdc.enabled");
+  // Slot names allow only lower-case letters, digits and '_' in PostgreSQL.
+  auto slotName = [&](const YAML::Node& n, const std::string& key) {
+    std::string v = r.scalar(n, key);
+    bool ok = !v.empty() && v.size() <= 63;
+    for (char c : v) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    if (!ok) r.fail(n, key, "must be 1-63 lower-case letters, digits or '_'");
+    return v;
+  };
+  if (auto n = node["slot"]) out.slot = slotName(n, "cdc.slot");
+  if (auto n = node["publication"]) out.publication = slotName(n, "cdc.publication");
+  if (auto n = node["leader_lease"]) {
+    out.leader_lease = r.duration(n, "cdc.leader_lease");
+    if (out.leader_lease < Millis(1000)) r.fail(n, "cdc.leader_lease", "must be at least 1s");
+  }
+}
+
+void readInvalidationStream(const Reader& r, const YAML::Node& node,
+                            InvalidationStreamConfig& out) {
+  r.requireMap(node, "invalidation_stream");
+  r.allowOnly(node, "invalidation_stream", {"key", "group", "batch"});
+  if (!node["key"]) r.fail(node, "invalidation_stream.key", "is required");
+  out.key = r.scalar(node["key"], "invalidation_stream.key");
+  if (out.key.empty()) r.fail(node["key"], "invalidation_stream.key", "is empty");
+  if (auto n = node["group"]) out.group = r.scalar(n, "invalidation_stream.group");
+  if (out.group.empty()) r.fail(node["group"], "invalidation_stream.group", "is empty");
+  if (auto n = node["batch"]) {
+    out.batch = static_cast<int>(r.integer(n, "invalidation_stream.batch", 1, 10000));
   }
 }
 

@@ -118,5 +118,7 @@ class Reader {
 // read_through.cpp: the `postgres:` and `keyspaces:` sections.
 void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out);
 void readKeyspaces(const Reader& r, const YAML::Node& node, std::vector<KeyspaceConfig>& out);
+void readCdc(const Reader& r, const YAML::Node& node, CdcConfig& out);
+void readInvalidationStream(const Reader& r, const YAML::Node& node, InvalidationStreamConfig& out);
 
 }  // namespace readthru::config

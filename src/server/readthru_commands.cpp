@@ -9,21 +9,33 @@ namespace readthru::server {
 
 void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& spec,
                                  std::vector<std::string>& args) {
-  if (spec.name == "readthru.invalidate|key") {
-    if (read_through_ == nullptr) {
-      stats_.add(stats_.error_replies);
-      resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
-      return;
-    }
-    std::vector<std::string> keys(std::make_move_iterator(args.begin() + 2),
-                                  std::make_move_iterator(args.end()));
-    read_through_->invalidateKeys(std::move(keys), session.info().id, session.replyLater());
+  if (read_through_ == nullptr) {
+    stats_.add(stats_.error_replies);
+    resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
     return;
   }
-  // The container itself, with a subcommand it does not have.
-  stats_.add(stats_.error_replies);
-  resp::appendError(session.replyNow(),
-                    "ERR unknown subcommand '" + args[1] + "'. READTHRU.INVALIDATE takes KEY.");
+  const auto source = cache::InvalidationSource::kCommand;
+  auto rest = [&args] {
+    return std::vector<std::string>(std::make_move_iterator(args.begin() + 2),
+                                    std::make_move_iterator(args.end()));
+  };
+  if (spec.name == "readthru.invalidate|key") {
+    read_through_->invalidateKeys(rest(), session.info().id, session.replyLater());
+  } else if (spec.name == "readthru.invalidate|tag") {
+    read_through_->invalidateTags(rest(), source, session.replyLater());
+  } else if (spec.name == "readthru.invalidate|keyspace") {
+    read_through_->invalidateKeyspace(args[2], source, session.replyLater());
+  } else if (spec.name == "readthru.invalidate|pattern") {
+    read_through_->invalidatePattern(std::move(args[2]), source, session.replyLater());
+  } else if (spec.name == "readthru.refresh") {
+    read_through_->refresh(std::move(args[1]), session.info().id, session.replyLater());
+  } else {
+    // The container itself, with a subcommand it does not have.
+    stats_.add(stats_.error_replies);
+    resp::appendError(session.replyNow(),
+                      "ERR unknown subcommand '" + args[1] +
+                          "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
+  }
 }
 
 }  // namespace readthru::server

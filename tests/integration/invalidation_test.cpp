@@ -118,7 +118,8 @@ TEST_F(Invalidation, CommandTableAndErrors) {
   EXPECT_NE(info.find("readthru.invalidate"), std::string::npos) << info;
   EXPECT_EQ(show(c.call({"COMMAND", "GETKEYS", "READTHRU.INVALIDATE", "KEY", "a", "b"})), "[a, b]");
   EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "COLOUR", "x"})),
-            "(error) ERR unknown subcommand 'COLOUR'. READTHRU.INVALIDATE takes KEY.");
+            "(error) ERR unknown subcommand 'COLOUR'. READTHRU.INVALIDATE takes KEY, TAG, "
+            "KEYSPACE or PATTERN.");
   EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "KEY"})),
             "(error) ERR wrong number of arguments for 'readthru.invalidate|key' command");
 }

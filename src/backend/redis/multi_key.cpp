@@ -10,6 +10,8 @@
 #include <unordered_map>
 
 #include "backend/redis/router.hpp"
+#include "command/key_slot.hpp"
+#include "common/text.hpp"
 
 namespace readthru::backend::redis {
 namespace {
@@ -230,6 +232,19 @@ void Router::executeFanOut(cache::Command cmd, cache::ReplyCallback done) {
 // skip keys, as a Redis SCAN across a resharding can.
 
 void Router::executeScan(cache::Command cmd, cache::ReplyCallback done) {
+  // MATCH with a literal hash tag ("user:{42}:*"): every match lives in one slot, so only
+  // its master is scanned and the cursor is that node's own.
+  for (std::size_t i = 2; i + 1 < cmd.args.size(); i += 2) {
+    if (!equalsIgnoreCase(cmd.args[i], "match")) continue;
+    if (auto slot = command::globSlot(cmd.args[i + 1])) {
+      auto req = std::make_shared<Request>();
+      req->affinity = cmd.client_id;
+      req->args = std::move(cmd.args);
+      req->done = std::move(done);
+      sendToSlot(*slot, std::move(req));
+      return;
+    }
+  }
   std::vector<const Shard*> masters;
   for (const Shard& s : map_.shards()) masters.push_back(&s);
   std::sort(masters.begin(), masters.end(),

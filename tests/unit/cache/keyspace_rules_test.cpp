@@ -117,5 +117,47 @@ TEST(SideKeys, ShareTheDataKeysSlot) {
             "readthru:state:{" + slotTag(command::keyHashSlot("user:1")) + "}:user:1");
 }
 
+TEST(KeyspaceRules, VersionsTagsAndInvalidateRules) {
+  auto versioned = rule("p", "user:profile:<id>", "SELECT id, team FROM t WHERE id = $1", {"id"});
+  versioned.version = 2;
+  versioned.tags = {"user:<id>", "team:<team>"};
+  auto built = KeyspaceRules::build({versioned});
+  ASSERT_TRUE(built) << built.error().message;
+  KeyspaceRules& rules = **built;
+  const Keyspace& p = *rules.keyspaces()[0];
+  EXPECT_EQ(p.physicalKey("user:profile:42"), "user:profile:v2:42");
+  EXPECT_EQ(p.physicalPattern().glob(), "user:profile:v2:*");
+  std::vector<std::string_view> caps;
+  EXPECT_EQ(rules.match("user:profile:v2:42", caps), nullptr);  // physical names are not keys
+  ASSERT_EQ(p.tags().size(), 2u);
+  EXPECT_TRUE(p.tags()[0].from_captures);
+  EXPECT_FALSE(p.tags()[1].from_captures);
+  // A tag naming neither a capture nor a column disables the rule once the shape is known.
+  rules.onPrepared(p.statement(), shape(1, {"id", "name"}));
+  EXPECT_EQ(p.state(), Keyspace::State::kFailed);
+  EXPECT_EQ(p.failure(),
+            "tags: 'team:<team>': <team> is neither a capture of the pattern nor a column of the "
+            "query");
+  rules.onPrepared(p.statement(), shape(1, {"id", "team"}));
+  EXPECT_EQ(p.state(), Keyspace::State::kReady);
+
+  // A version at the start of the key, and one that would overlap another rule.
+  auto bare = rule("b", "<id>:card", "SELECT $1", {"id"});
+  bare.version = 3;
+  auto b = KeyspaceRules::build({bare});
+  ASSERT_TRUE(b);
+  EXPECT_EQ((*b)->keyspaces()[0]->physicalKey("7:card"), "v3:7:card");
+  auto other = rule("o", "user:profile:v2:<id>", "SELECT $1", {"id"});
+  EXPECT_EQ(buildError({versioned, other}),
+            "t.yaml:1: keyspace 'o': pattern 'user:profile:v2:<id>' can match the same keys as "
+            "keyspace 'p' (t.yaml:1, pattern 'user:profile:<id>')");
+
+  auto bad = rule("k", "a:<x>:<y>", "SELECT $1, $2", {"x", "y"});
+  bad.invalidate.push_back({"t.yaml:2", "items", {"id"}, {}});
+  EXPECT_EQ(buildError({bad}),
+            "t.yaml:1: keyspace 'k': invalidate table 'items': key lists 1 column(s) but pattern "
+            "'a:<x>:<y>' has 2 capture(s)");
+}
+
 }  // namespace
 }  // namespace readthru::cache

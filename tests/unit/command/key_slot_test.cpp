@@ -81,3 +81,17 @@ TEST(KeyHashSlot, HandlesBinaryKeys) {
 
 }  // namespace
 }  // namespace readthru::command
+
+TEST(GlobSlot, OnlyALiteralHashTagPinsTheSlot) {
+  using readthru::command::globSlot;
+  using readthru::command::keyHashSlot;
+  EXPECT_EQ(globSlot("user:{1234}:*"), keyHashSlot("1234"));
+  EXPECT_EQ(globSlot("{a}*"), keyHashSlot("a"));
+  EXPECT_EQ(globSlot("user:*"), std::nullopt);        // no tag
+  EXPECT_EQ(globSlot("user:{}:*"), std::nullopt);     // empty tag: whole key hashed
+  EXPECT_EQ(globSlot("user:{12*}:x"), std::nullopt);  // glob inside the tag
+  EXPECT_EQ(globSlot("*:{1234}:x"), std::nullopt);    // '{' may be elsewhere in a match
+  EXPECT_EQ(globSlot("u?er:{1234}"), std::nullopt);
+  EXPECT_EQ(globSlot("user:{1234"), std::nullopt);     // no closing brace
+  EXPECT_EQ(globSlot("user:\\{1234}"), std::nullopt);  // an escape before the tag
+}

@@ -224,5 +224,52 @@ TEST(Config, KeyspaceShapeErrorsNameTheKey) {
             "test.yaml:2: keyspaces: need a postgres: section (the database they load from)");
 }
 
+TEST(Config, InvalidationSections) {
+  const std::string yaml = std::string(kMinimal) +
+                           "postgres: { dsn: \"host=x\" }\n"
+                           "keyspaces:\n"
+                           "  - name: users\n"
+                           "    pattern: \"user:<id>\"\n"
+                           "    query: \"SELECT * FROM users WHERE id = $1\"\n"
+                           "    params: [id]\n"
+                           "    ttl: 1m\n"
+                           "    version: 2\n"
+                           "    tags: [\"team:<team_id>\"]\n"
+                           "    invalidate:\n"
+                           "      - table: public.users\n"
+                           "        key: [id]\n"
+                           "      - table: memberships\n"
+                           "        tags: [\"team:<team_id>\"]\n"
+                           "cdc: { slot: rt_slot, publication: rt_pub, leader_lease: 3s }\n"
+                           "invalidation_stream: { key: \"readthru:invalidations\", group: g }\n";
+  const Config cfg = loadString(yaml, "t.yaml");
+  ASSERT_EQ(cfg.keyspaces.size(), 1u);
+  const KeyspaceConfig& ks = cfg.keyspaces[0];
+  EXPECT_EQ(ks.version, 2);
+  EXPECT_EQ(ks.tags, std::vector<std::string>{"team:<team_id>"});
+  ASSERT_EQ(ks.invalidate.size(), 2u);
+  EXPECT_EQ(ks.invalidate[0].table, "public.users");
+  EXPECT_EQ(ks.invalidate[0].key, std::vector<std::string>{"id"});
+  EXPECT_EQ(ks.invalidate[0].origin, "t.yaml:12");
+  EXPECT_EQ(ks.invalidate[1].tags, std::vector<std::string>{"team:<team_id>"});
+  EXPECT_EQ(cfg.cdc.slot, "rt_slot");
+  EXPECT_EQ(cfg.cdc.publication, "rt_pub");
+  EXPECT_EQ(cfg.cdc.leader_lease, Millis(3000));
+  EXPECT_EQ(cfg.invalidation_stream.key, "readthru:invalidations");
+  EXPECT_EQ(cfg.invalidation_stream.group, "g");
+
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "cdc: { slot: Bad-Name }\n"),
+            "test.yaml:2: cdc.slot: must be 1-63 lower-case letters, digits or '_'");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "invalidation_stream: { group: g }\n"),
+            "test.yaml:2: invalidation_stream.key: is required");
+  const std::string no_key = std::string(kMinimal) +
+                             "postgres: { dsn: x }\nkeyspaces:\n"
+                             "  - { name: a, pattern: \"a:<id>\", query: \"SELECT $1\", "
+                             "params: [id], ttl: 1s, invalidate: [{ table: t }] }\n";
+  EXPECT_EQ(errorOf(no_key),
+            "test.yaml:4: keyspaces[0].invalidate[0]: needs key (columns that build the key) or "
+            "tags, or both");
+}
+
 }  // namespace
 }  // namespace readthru::config

@@ -1,0 +1,79 @@
+// Tags (surrogate keys): a fill records its key in the set of each tag its keyspace
+// declares, so that one READTHRU.INVALIDATE TAG finds every key carrying it, across slots.
+// See docs/invalidation.md for why the order of these steps closes the race with loads.
+
+#include <set>
+
+#include "cache/read_through.hpp"
+#include "cache/side_keys.hpp"
+
+namespace readthru::cache {
+namespace {
+
+// The value each of `tmpl`'s names stands for: a capture of the key, else a column of
+// `row`. nullopt when a name has no value (a NULL column): that tag is skipped.
+std::optional<std::string> renderTag(const KeyPattern& tmpl, const Keyspace& ks,
+                                     const std::vector<std::string_view>& caps, const RowSet* rows,
+                                     std::size_t row) {
+  std::vector<std::string_view> values;
+  const auto& cap_names = ks.pattern().captureNames();
+  for (const std::string& name : tmpl.captureNames()) {
+    auto c = std::find(cap_names.begin(), cap_names.end(), name);
+    if (c != cap_names.end()) {
+      values.push_back(caps[static_cast<std::size_t>(c - cap_names.begin())]);
+      continue;
+    }
+    if (rows == nullptr) return std::nullopt;
+    bool found = false;
+    for (std::size_t i = 0; i < rows->columns.size() && !found; ++i) {
+      if (rows->columns[i].name != name) continue;
+      const auto& v = rows->rows[row][i];
+      if (!v) return std::nullopt;
+      values.push_back(*v);
+      found = true;
+    }
+    if (!found) return std::nullopt;
+  }
+  return tmpl.render(values);
+}
+
+}  // namespace
+
+void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, const std::string& key,
+                             const RowSet* rows, std::function<void(bool)> next) {
+  std::vector<std::string_view> caps;
+  ks.pattern().match(logical, caps);
+  std::set<std::string> tags;
+  for (const Keyspace::Tag& tag : ks.tags()) {
+    // Before the load: the tags that need only captures. After it: the others, per row.
+    if (tag.from_captures != (rows == nullptr)) continue;
+    const std::size_t n = rows == nullptr ? 1 : rows->rows.size();
+    for (std::size_t r = 0; r < n; ++r) {
+      if (auto t = renderTag(tag.tmpl, ks, caps, rows, r)) tags.insert(std::move(*t));
+    }
+  }
+  if (tags.empty()) {
+    next(true);
+    return;
+  }
+  // The set outlives every key recorded in it: a key's TTL starts at its fill, after this.
+  const std::string ttl = std::to_string((ks.cfg().ttl + options_.lease_time).count());
+  auto remaining = std::make_shared<std::size_t>(tags.size());
+  auto ok = std::make_shared<bool>(true);
+  auto step = [this, remaining, ok, next = std::move(next)](resp::Value v) {
+    if (v.isError()) *ok = false;
+    if (--*remaining > 0) return;
+    if (!*ok) bump(stats_.tag_record_errors);
+    next(*ok);
+  };
+  for (const std::string& tag : tags) {
+    const std::string set = tagKey(tag);
+    bump(stats_.tags_recorded);
+    send({"SADD", set, key}, step);
+    // NX sets a first TTL; GT only ever lengthens it (another keyspace may share the tag).
+    send({"PEXPIRE", set, ttl, "NX"}, [](resp::Value) {});
+    send({"PEXPIRE", set, ttl, "GT"}, [](resp::Value) {});
+  }
+}
+
+}  // namespace readthru::cache
