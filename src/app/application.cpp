@@ -14,6 +14,7 @@
 #include "backend/redis/router.hpp"
 #include "cache/read_through.hpp"
 #include "cache/single_flight.hpp"
+#include "cache/stream_consumer.hpp"
 #include "common/log.hpp"
 #include "server/server.hpp"
 
@@ -140,6 +141,20 @@ int Application::run() {
     read_through_ptrs.push_back(read_throughs.back().get());
   }
 
+  // Invalidations from other systems: one consumer per process, on the first io thread.
+  std::unique_ptr<cache::StreamConsumer> stream_consumer;
+  if (!read_throughs.empty() && !cfg_.invalidation_stream.key.empty()) {
+    cache::StreamConsumer::Options so;
+    so.key = cfg_.invalidation_stream.key;
+    so.group = cfg_.invalidation_stream.group;
+    so.batch = cfg_.invalidation_stream.batch;
+    so.claim_idle = cfg_.invalidation_stream.claim_idle;
+    so.consumer = "readthru-" + ctx.run_id.substr(0, 16);
+    stream_consumer = std::make_unique<cache::StreamConsumer>(*ios.front(), *routers.front(),
+                                                              *read_throughs.front(), so);
+    ctx.counter_sources.push_back(stream_consumer.get());
+  }
+
   server::Server srv(ctx, io_ptrs, backend_ptrs, read_through_ptrs);
   try {
     srv.listen();
@@ -155,12 +170,14 @@ int Application::run() {
     asio::post(*ios[i], [r = routers[i].get()] { r->start(); });
     if (!pools.empty()) asio::post(*ios[i], [p = pools[i].get()] { p->start(); });
   }
+  if (stream_consumer) asio::post(*ios.front(), [s = stream_consumer.get()] { s->start(); });
 
   asio::signal_set signals(*ios.front(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     srv.stopAccepting();
+    if (stream_consumer) stream_consumer->stop();
     for (int i = 0; i < threads; ++i) {
       auto* pool = pools.empty() ? nullptr : pools[i].get();
       asio::post(*ios[i], [r = routers[i].get(), pool, io = ios[i].get()] {

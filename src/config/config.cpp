@@ -144,6 +144,9 @@ Config loadString(std::string_view yaml, const std::string& name) {
   if (auto n = root["cdc"]) readCdc(r, n, cfg.cdc);
   if (auto n = root["invalidation_stream"]) {
     readInvalidationStream(r, n, cfg.invalidation_stream);
+    if (cfg.keyspaces.empty()) {
+      r.fail(n, "invalidation_stream", "needs keyspaces: (it invalidates their entries)");
+    }
   }
   if (auto n = root["log"]) readLog(r, n, cfg.log);
   if (cfg.listen.announce.empty()) {

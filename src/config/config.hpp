@@ -102,7 +102,8 @@ struct CdcConfig {
 struct InvalidationStreamConfig {
   std::string key;
   std::string group = "readthru";
-  int batch = 100;  // entries read per XREADGROUP
+  int batch = 100;           // entries read per XREADGROUP
+  Millis claim_idle{30000};  // a dead consumer's pending entries are taken after this
 };
 
 struct LogConfig {

@@ -210,7 +210,7 @@ void readCdc(const Reader& r, const YAML::Node& node, CdcConfig& out) {
 void readInvalidationStream(const Reader& r, const YAML::Node& node,
                             InvalidationStreamConfig& out) {
   r.requireMap(node, "invalidation_stream");
-  r.allowOnly(node, "invalidation_stream", {"key", "group", "batch"});
+  r.allowOnly(node, "invalidation_stream", {"key", "group", "batch", "claim_idle"});
   if (!node["key"]) r.fail(node, "invalidation_stream.key", "is required");
   out.key = r.scalar(node["key"], "invalidation_stream.key");
   if (out.key.empty()) r.fail(node["key"], "invalidation_stream.key", "is empty");
@@ -218,6 +218,11 @@ void readInvalidationStream(const Reader& r, const YAML::Node& node,
   if (out.group.empty()) r.fail(node["group"], "invalidation_stream.group", "is empty");
   if (auto n = node["batch"]) {
     out.batch = static_cast<int>(r.integer(n, "invalidation_stream.batch", 1, 10000));
+  }
+  if (auto n = node["claim_idle"]) {
+    out.claim_idle = r.duration(n, "invalidation_stream.claim_idle");
+    if (out.claim_idle.count() == 0)
+      r.fail(n, "invalidation_stream.claim_idle", "must be more than 0");
   }
 }
 

@@ -1,0 +1,222 @@
+#include "cache/stream_consumer.hpp"
+
+#include "common/log.hpp"
+#include "common/text.hpp"
+
+namespace readthru::cache {
+namespace {
+
+constexpr Millis kRetry{1000};
+constexpr auto kClaimEvery = std::chrono::seconds(10);
+
+}  // namespace
+
+// The entries of one read, applied together; acknowledged once all of them are.
+struct StreamConsumer::Batch {
+  std::vector<std::string> ids;
+  std::size_t remaining = 1;  // one for the loop that starts the invalidations
+  bool failed = false;
+  std::string error;
+};
+
+StreamConsumer::StreamConsumer(boost::asio::io_context& io, Backend& redis,
+                               ReadThrough& read_through, Options options)
+    : io_(io),
+      redis_(redis),
+      read_through_(read_through),
+      options_(std::move(options)),
+      timer_(io) {}
+
+void StreamConsumer::start() {
+  spdlog::info("invalidation stream: reading '{}' as consumer '{}' of group '{}'", options_.key,
+               options_.consumer, options_.group);
+  createGroup();
+}
+
+void StreamConsumer::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void StreamConsumer::send(std::vector<std::string> args, ReplyCallback done) {
+  const command::CommandSpec* spec = command::lookup(args);
+  redis_.execute({std::move(args), spec, 0}, std::move(done));
+}
+
+void StreamConsumer::later(Millis delay, void (StreamConsumer::*step)()) {
+  if (stopped_) return;
+  timer_.expires_after(delay);
+  timer_.async_wait([this, step](boost::system::error_code ec) {
+    if (!ec && !stopped_) (this->*step)();
+  });
+}
+
+// From id 0: entries written before the group existed are invalidations too, and
+// applying one twice is harmless.
+void StreamConsumer::createGroup() {
+  send({"XGROUP", "CREATE", options_.key, options_.group, "0", "MKSTREAM"}, [this](resp::Value v) {
+    if (v.isError() && !v.str.starts_with("BUSYGROUP")) {
+      if (v.str != last_error_) {
+        spdlog::warn("invalidation stream '{}': cannot create group: {}", options_.key, v.str);
+        last_error_ = v.str;
+      }
+      bump(errors_);
+      later(kRetry, &StreamConsumer::createGroup);
+      return;
+    }
+    read();
+  });
+}
+
+void StreamConsumer::read() {
+  if (std::chrono::steady_clock::now() >= next_claim_) {
+    next_claim_ = std::chrono::steady_clock::now() + kClaimEvery;
+    claim();
+    return;
+  }
+  send({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+        std::to_string(options_.batch), "STREAMS", options_.key, own_pending_ ? "0" : ">"},
+       [this](resp::Value v) { onRead(std::move(v)); });
+}
+
+void StreamConsumer::onRead(resp::Value v) {
+  if (stopped_) return;
+  if (v.isError()) {
+    if (v.str != last_error_) {
+      spdlog::warn("invalidation stream '{}': {}", options_.key, v.str);
+      last_error_ = v.str;
+    }
+    bump(errors_);
+    if (v.str.starts_with("NOGROUP")) {  // the stream or group was deleted: start over
+      own_pending_ = true;
+      later(kRetry, &StreamConsumer::createGroup);
+    } else {
+      later(kRetry, &StreamConsumer::read);
+    }
+    return;
+  }
+  if (!last_error_.empty()) {
+    spdlog::info("invalidation stream '{}': reading again", options_.key);
+    last_error_.clear();
+  }
+  // [[stream, [[id, [field, value, ...]], ...]]], or nil when nothing is new.
+  std::vector<resp::Value> entries;
+  if (v.isArray() && !v.elements.empty() && v.elements[0].isArray() &&
+      v.elements[0].elements.size() == 2) {
+    entries = std::move(v.elements[0].elements[1].elements);
+  }
+  if (entries.empty()) {
+    if (own_pending_) {
+      own_pending_ = false;
+      read();
+      return;
+    }
+    later(options_.poll, &StreamConsumer::read);
+    return;
+  }
+  apply(std::move(entries));
+}
+
+void StreamConsumer::apply(std::vector<resp::Value> entries) {
+  auto batch = std::make_shared<Batch>();
+  const bool full = entries.size() >= static_cast<std::size_t>(options_.batch);
+  auto finish = [this, batch, full] {
+    if (--batch->remaining > 0) return;
+    if (batch->failed) {
+      // Not acknowledged: read again from our pending entries after a pause.
+      bump(errors_);
+      if (batch->error != last_error_) {
+        spdlog::warn("invalidation stream '{}': not applied, will retry: {}", options_.key,
+                     batch->error);
+        last_error_ = batch->error;
+      }
+      own_pending_ = true;
+      later(kRetry, &StreamConsumer::read);
+      return;
+    }
+    std::vector<std::string> ack{"XACK", options_.key, options_.group};
+    ack.insert(ack.end(), batch->ids.begin(), batch->ids.end());
+    send(std::move(ack), [this, full](resp::Value) {
+      if (stopped_) return;
+      if (full || own_pending_) {
+        read();
+      } else {
+        later(options_.poll, &StreamConsumer::read);
+      }
+    });
+  };
+  auto done = [batch, finish](resp::Value v) {
+    // An unknown keyspace is the entry's fault, not Redis's: retrying cannot help.
+    if (v.isError() && !v.str.starts_with("ERR readthru: no keyspace")) {
+      batch->failed = true;
+      batch->error = v.str;
+    }
+    finish();
+  };
+  const auto source = InvalidationSource::kStream;
+  for (resp::Value& entry : entries) {
+    if (!entry.isArray() || entry.elements.size() != 2) continue;
+    batch->ids.push_back(entry.elements[0].str);
+    std::vector<std::string> keys, tags, keyspaces;
+    const auto& fields = entry.elements[1].elements;  // nil for an entry deleted since
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+      const std::string name = toLower(fields[i].str);
+      if (name == "key") keys.push_back(fields[i + 1].str);
+      if (name == "tag") tags.push_back(fields[i + 1].str);
+      if (name == "keyspace") keyspaces.push_back(fields[i + 1].str);
+    }
+    if (keys.empty() && tags.empty() && keyspaces.empty()) {
+      bump(bad_);
+      spdlog::warn("invalidation stream '{}': entry {} has no key, tag or keyspace field; skipped",
+                   options_.key, entry.elements[0].str);
+      continue;
+    }
+    bump(applied_);
+    if (!keys.empty()) {
+      ++batch->remaining;
+      read_through_.invalidateKeys(std::move(keys), 0, done, source);
+    }
+    if (!tags.empty()) {
+      ++batch->remaining;
+      read_through_.invalidateTags(std::move(tags), source, done);
+    }
+    for (const std::string& ks : keyspaces) {
+      ++batch->remaining;
+      read_through_.invalidateKeyspace(ks, source, [this, done, ks](resp::Value v) {
+        if (v.isError() && v.str.starts_with("ERR readthru: no keyspace")) {
+          bump(bad_);
+          spdlog::warn("invalidation stream '{}': no keyspace named '{}'; skipped", options_.key,
+                       ks);
+        }
+        done(std::move(v));
+      });
+    }
+  }
+  finish();
+}
+
+// Entries another consumer read and never acknowledged (it died) become ours; the next
+// read of our own pending entries applies them.
+void StreamConsumer::claim() {
+  send({"XAUTOCLAIM", options_.key, options_.group, options_.consumer,
+        std::to_string(options_.claim_idle.count()), "0-0", "COUNT", std::to_string(options_.batch),
+        "JUSTID"},
+       [this](resp::Value v) {
+         if (stopped_) return;
+         if (v.isArray() && v.elements.size() >= 2 && !v.elements[1].elements.empty()) {
+           claimed_.fetch_add(v.elements[1].elements.size(), std::memory_order_relaxed);
+           own_pending_ = true;
+         }
+         read();
+       });
+}
+
+std::vector<Counter> StreamConsumer::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return {{"stream_entries_applied", get(applied_)},
+          {"stream_entries_bad", get(bad_)},
+          {"stream_errors", get(errors_)},
+          {"stream_entries_claimed", get(claimed_)}};
+}
+
+}  // namespace readthru::cache

@@ -1,0 +1,66 @@
+#pragma once
+// Invalidations from other systems through a Redis Stream (`invalidation_stream:`). An
+// application, a job or Debezium XADDs entries with a `key`, `tag` or `keyspace` field
+// (several fields, and several of each, may share one entry); every readthru instance
+// reads the stream in one consumer group, so each entry is applied once, and acknowledges
+// an entry only after Redis confirmed its invalidations. An entry left pending by an
+// instance that died is claimed by another after `claim_idle`.
+//
+// Reads poll (XREADGROUP without BLOCK) so that the consumer never holds a connection
+// that client commands share. Lives on one io thread, with that thread's ReadThrough.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <string>
+
+#include "cache/backend.hpp"
+#include "cache/read_through.hpp"
+#include "common/units.hpp"
+
+namespace readthru::cache {
+
+class StreamConsumer : public CounterSource {
+ public:
+  struct Options {
+    std::string key;
+    std::string group;
+    std::string consumer;  // unique per process
+    int batch = 100;
+    Millis poll{100};          // the wait after a read that found nothing
+    Millis claim_idle{30000};  // another consumer's pending entry is taken after this
+  };
+
+  StreamConsumer(boost::asio::io_context& io, Backend& redis, ReadThrough& read_through,
+                 Options options);
+
+  void start();
+  void stop();
+
+  std::vector<Counter> counters() const override;
+
+ private:
+  struct Batch;
+
+  void createGroup();
+  void read();
+  void onRead(resp::Value v);
+  void apply(std::vector<resp::Value> entries);
+  void claim();
+  void later(Millis delay, void (StreamConsumer::*step)());
+  void send(std::vector<std::string> args, ReplyCallback done);
+  static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+
+  boost::asio::io_context& io_;
+  Backend& redis_;
+  ReadThrough& read_through_;
+  Options options_;
+  boost::asio::steady_timer timer_;
+  bool stopped_ = false;
+  bool own_pending_ = true;  // read our own pending entries ("0") before new ones (">")
+  std::chrono::steady_clock::time_point next_claim_{};
+  std::string last_error_;  // logged once until the stream works again
+  std::atomic<std::uint64_t> applied_{0}, bad_{0}, errors_{0}, claimed_{0};
+};
+
+}  // namespace readthru::cache

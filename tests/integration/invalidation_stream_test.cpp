@@ -1,0 +1,126 @@
+// The invalidation stream (`invalidation_stream:`): entries XADDed by other systems are
+// applied and acknowledged, bad entries are skipped without blocking the rest, two
+// instances share the work, and entries a dead consumer left pending are claimed.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "client.hpp"
+#include "cluster_admin.hpp"
+#include "pg.hpp"
+#include "readthru_process.hpp"
+
+namespace readthru::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTag = "ist" + std::to_string(::getpid());
+const std::string kTable = kTag + "_items";
+
+// Waits up to 10 s for `ok`; the stream is polled every 100 ms.
+bool eventually(const std::function<bool()>& ok) {
+  for (int i = 0; i < 200; ++i) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return ok();
+}
+
+class InvalidationStream : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Pg pg;
+    pg.exec("DROP TABLE IF EXISTS " + kTable);
+    pg.exec("CREATE TABLE " + kTable + " (id int PRIMARY KEY, team int, v text)");
+    pg.exec("INSERT INTO " + kTable + " SELECT i, i % 2, 'v' || i FROM generate_series(1, 100) i");
+  }
+  static void TearDownTestSuite() { Pg().exec("DROP TABLE IF EXISTS " + kTable); }
+
+  static std::string config(const std::string& stream) {
+    return "postgres:\n  dsn: \"" + std::string(kPgDsn) + "\"\nkeyspaces:\n" +
+           keyspaceRule(
+               "item", kTag + ":item:<id>", "SELECT v, team FROM " + kTable + " WHERE id = $1",
+               "    params: [id]\n    ttl: 60s\n    tags: [\"" + kTag + "-team:<team>\"]\n") +
+           "invalidation_stream:\n  key: \"" + stream + "\"\n  group: rt\n  claim_idle: 1s\n";
+  }
+  static std::string key(int id) { return kTag + ":item:" + std::to_string(id); }
+  static bool gone(Client& c, const std::string& k) {
+    return show(c.call({"EXISTS", k})) == "(integer) 0";
+  }
+};
+
+TEST_F(InvalidationStream, KeyTagAndKeyspaceEntriesAreAppliedAndAcknowledged) {
+  const std::string stream = kTag + ":stream1";
+  ReadthruProcess proc(clusterBackend(), "", config(stream));
+  Client c(proc.port());
+  for (int id = 1; id <= 10; ++id) ASSERT_NE(show(c.call({"GET", key(id)})), "(nil)");
+
+  ASSERT_TRUE(c.call({"XADD", stream, "*", "key", key(1), "key", key(2)}).type ==
+              resp::Type::kBulk);
+  EXPECT_TRUE(eventually([&] { return gone(c, key(1)) && gone(c, key(2)); }));
+  EXPECT_EQ(show(c.call({"EXISTS", key(3)})), "(integer) 1");
+
+  c.call({"XADD", stream, "*", "tag", kTag + "-team:1"});  // odd ids: 3, 5, 7, 9 remain
+  EXPECT_TRUE(eventually([&] { return gone(c, key(3)) && gone(c, key(9)); }));
+  EXPECT_EQ(show(c.call({"EXISTS", key(4)})), "(integer) 1");
+
+  // A bad entry is skipped and acknowledged; the entry after it still applies.
+  c.call({"XADD", stream, "*", "colour", "red"});
+  c.call({"XADD", stream, "*", "keyspace", "nope"});
+  c.call({"XADD", stream, "*", "keyspace", "item"});
+  EXPECT_TRUE(eventually([&] { return gone(c, key(4)) && gone(c, key(10)); }));
+  EXPECT_TRUE(eventually([&] {
+    return show(c.call({"XPENDING", stream, "rt"})).starts_with("[(integer) 0");
+  }));
+  const auto info = c.call({"INFO", "readthru"}).str;
+  EXPECT_EQ(infoInteger(info, "stream_entries_applied"), 4);
+  EXPECT_EQ(infoInteger(info, "stream_entries_bad"), 2);
+  EXPECT_GE(infoInteger(info, "readthru_invalidations_from_stream").value_or(0), 4);
+  c.call({"DEL", stream});
+}
+
+TEST_F(InvalidationStream, TwoInstancesApplyEachEntryOnce) {
+  const std::string stream = kTag + ":stream2";
+  ReadthruProcess a(clusterBackend(), "", config(stream));
+  ReadthruProcess b(clusterBackend(), "", config(stream));
+  Client ca(a.port()), cb(b.port());
+  for (int i = 0; i < 200; ++i)
+    cb.call({"XADD", stream, "*", "key", kTag + ":plain:" + std::to_string(i)});
+  auto applied = [&] {
+    return infoInteger(ca.call({"INFO", "readthru"}).str, "stream_entries_applied").value_or(0) +
+           infoInteger(cb.call({"INFO", "readthru"}).str, "stream_entries_applied").value_or(0);
+  };
+  EXPECT_TRUE(eventually([&] { return applied() == 200; })) << applied();
+  std::this_thread::sleep_for(300ms);  // nothing is applied twice later either
+  EXPECT_EQ(applied(), 200);
+  ca.call({"DEL", stream});
+}
+
+TEST_F(InvalidationStream, EntriesADeadConsumerLeftPendingAreClaimed) {
+  const std::string stream = kTag + ":stream3";
+  ReadthruProcess first(clusterBackend(), "", config(stream));
+  ASSERT_NE(show(Client(first.port()).call({"GET", key(50)})), "(nil)");
+  first.stop();
+  ReadthruProcess plain(clusterBackend());
+  Client c(plain.port());
+  c.call({"XGROUP", "CREATE", stream, "rt", "0", "MKSTREAM"});  // unless `first` did
+  // A consumer that read the entry and died before acknowledging it.
+  c.call({"XADD", stream, "*", "key", key(50)});
+  ASSERT_EQ(
+      c.call({"XREADGROUP", "GROUP", "rt", "ghost", "COUNT", "10", "STREAMS", stream, ">"}).type,
+      resp::Type::kArray);
+  std::this_thread::sleep_for(1200ms);  // longer than claim_idle
+  ReadthruProcess second(clusterBackend(), "", config(stream));
+  Client c2(second.port());
+  EXPECT_TRUE(eventually([&] { return gone(c2, key(50)); }));
+  EXPECT_EQ(infoInteger(c2.call({"INFO", "readthru"}).str, "stream_entries_claimed"), 1);
+  c2.call({"DEL", stream});
+}
+
+}  // namespace
+}  // namespace readthru::testing
