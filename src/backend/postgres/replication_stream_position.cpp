@@ -1,0 +1,125 @@
+// ReplicationStream: handing transactions out, confirming positions, counters.
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+#include "backend/postgres/replication_stream.hpp"
+#include "backend/postgres/simple_connection.hpp"
+
+namespace readthru::backend::postgres {
+namespace asio = boost::asio;
+
+namespace {
+
+std::int64_t nowUnixMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Delivery
+
+// One posted handler drains the queue in order, so transactions reach on_commit in commit
+// order and never inside the handler that read them from the socket.
+void ReplicationStream::postDelivery() {
+  if (delivery_posted_) return;
+  delivery_posted_ = true;
+  asio::post(io_, [this, alive = std::weak_ptr<char>(alive_)] {
+    if (alive.expired()) return;
+    delivery_posted_ = false;
+    deliver();
+  });
+}
+
+void ReplicationStream::deliver() {
+  const std::weak_ptr<char> alive = alive_;
+  while (!ready_.empty()) {
+    cache::Transaction txn = std::move(ready_.front());
+    ready_.pop_front();
+    stats_.transactions.fetch_add(1, std::memory_order_relaxed);
+    stats_.changes.fetch_add(txn.changes.size(), std::memory_order_relaxed);
+    // A copy: the callback may stop or destroy us, and with us on_commit_.
+    TransactionCallback on_commit = on_commit_;
+    if (on_commit) on_commit(std::move(txn));
+    if (alive.expired()) return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Confirming
+
+void ReplicationStream::confirm(cache::Lsn lsn) {
+  if (state_ == State::kStopped) return;
+  confirmed_ = std::max(confirmed_, lsn);
+  while (!unconfirmed_.empty() && unconfirmed_.front().end_lsn <= confirmed_) {
+    unconfirmed_.pop_front();
+  }
+  sendStatus();
+}
+
+// What the server may forget: what the caller confirmed, and the latest WAL end seen when
+// nothing delivered waits for confirmation and no transaction is half received (everything
+// before that end was then empty, unpublished or confirmed).
+cache::Lsn ReplicationStream::reportablePosition() const {
+  cache::Lsn position = std::max(reported_, confirmed_);
+  if (unconfirmed_.empty() && ready_.empty() && !assembler_.inTransaction()) {
+    position = std::max(position, idle_end_);
+  }
+  return position;
+}
+
+// Also updates the counters, so that they move even while no session is up.
+void ReplicationStream::sendStatus() {
+  reported_ = reportablePosition();
+  publishPosition();
+  if (state_ != State::kStreaming || !session_) return;
+  StandbyStatus status;
+  status.write = status.flush = status.apply = reported_;
+  status.clock = pgMicrosFromUnix(nowUnixMicros());
+  // A full send buffer refuses it; the next interval sends a newer one anyway.
+  session_->sendCopyData(encodeStandbyStatus(status));
+}
+
+void ReplicationStream::armStatusTimer() {
+  if (options_.status_interval.count() <= 0) return;
+  status_timer_.expires_after(options_.status_interval);
+  status_timer_.async_wait([this, alive = std::weak_ptr<char>(alive_),
+                            session = session_id_](boost::system::error_code ec) {
+    if (ec || alive.expired() || session != session_id_) return;
+    sendStatus();
+    armStatusTimer();
+  });
+}
+
+void ReplicationStream::publishPosition() {
+  stats_.confirmed_lsn.store(reported_, std::memory_order_relaxed);
+  stats_.oldest_unconfirmed_us.store(
+      unconfirmed_.empty() ? 0 : std::max<std::int64_t>(1, unconfirmed_.front().commit_time_us),
+      std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Counters
+
+std::vector<cache::Counter> ReplicationStream::counters() const {
+  auto get = [](const auto& v) { return v.load(std::memory_order_relaxed); };
+  const std::uint64_t confirmed = get(stats_.confirmed_lsn);
+  const std::uint64_t wal_end = get(stats_.server_wal_end);
+  const std::int64_t oldest = get(stats_.oldest_unconfirmed_us);
+  const std::int64_t lag_us = oldest == 0 ? 0 : std::max<std::int64_t>(0, nowUnixMicros() - oldest);
+  return {
+      {"cdc_connected", get(stats_.connected)},
+      {"cdc_transactions", get(stats_.transactions)},
+      {"cdc_changes", get(stats_.changes)},
+      {"cdc_reconnects", get(stats_.reconnects)},
+      {"cdc_confirmed_lsn", confirmed},
+      {"cdc_lag_bytes", wal_end > confirmed ? wal_end - confirmed : 0},
+      {"cdc_lag_ms", static_cast<std::uint64_t>(lag_us / 1000)},
+  };
+}
+
+}  // namespace readthru::backend::postgres
