@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "backend/postgres/pool.hpp"
+#include "backend/postgres/replication_stream.hpp"
 #include "backend/redis/router.hpp"
+#include "cache/cdc_applier.hpp"
 #include "cache/read_through.hpp"
 #include "cache/single_flight.hpp"
 #include "cache/stream_consumer.hpp"
@@ -62,6 +64,50 @@ bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& r
   return failures.empty();
 }
 
+bool wantsCdc(const config::Config& cfg) {
+  if (!cfg.cdc.enabled) return false;
+  for (const auto& ks : cfg.keyspaces) {
+    if (!ks.invalidate.empty()) return true;
+  }
+  return false;
+}
+
+backend::postgres::ReplicationStream::Options streamOptions(const config::Config& cfg,
+                                                            std::vector<std::string> tables) {
+  backend::postgres::ReplicationStream::Options o;
+  o.dsn = cfg.postgres.dsn;
+  o.slot = cfg.cdc.slot;
+  o.publication = cfg.cdc.publication;
+  o.tables = std::move(tables);
+  o.connect_timeout = cfg.postgres.connect_timeout;
+  return o;
+}
+
+// The tables of the `invalidate:` rules, as the database sees them: a missing table or
+// column, or a column the replica identity does not carry (deletes could not be mapped),
+// stops the start, as a bad query does. An unreachable database is checked later, by the
+// leader, which logs the same problems.
+bool checkCdcAtStart(const config::Config& cfg, std::shared_ptr<const cache::KeyspaceRules> rules) {
+  cache::ChangeMapper mapper(std::move(rules));
+  asio::io_context io(1);
+  backend::postgres::ReplicationStream stream(io, streamOptions(cfg, mapper.tables()));
+  std::optional<Result<std::vector<cache::TableInfo>>> answer;
+  stream.describeTables(mapper.tables(), [&](Result<std::vector<cache::TableInfo>> r) {
+    answer = std::move(r);
+    io.stop();
+  });
+  io.run_for(cfg.postgres.connect_timeout + Millis(1000));
+  stream.stop();
+  if (!answer || !*answer) {
+    spdlog::warn("cdc: tables not checked at start: {}",
+                 answer ? answer->error().message : std::string("no answer"));
+    return true;
+  }
+  const auto problems = mapper.check(**answer);
+  for (const auto& p : problems) spdlog::critical("{}", p);
+  return problems.empty();
+}
+
 }  // namespace
 
 Application::Application(config::Config cfg) : cfg_(std::move(cfg)) {}
@@ -94,6 +140,7 @@ int Application::run() {
     }
     rules = *built;
     if (!checkRulesAtStart(cfg_.postgres, *rules)) return 2;
+    if (wantsCdc(cfg_) && !checkCdcAtStart(cfg_, rules)) return 2;
   }
   // Declared first, destroyed last: sessions still queued in an io_context are destroyed
   // with it, and they use the context (client count) as they go.
@@ -155,6 +202,22 @@ int Application::run() {
     ctx.counter_sources.push_back(stream_consumer.get());
   }
 
+  // The change stream: every instance competes for the leader lease; the leader reads.
+  std::unique_ptr<cache::CdcApplier> cdc;
+  if (!read_throughs.empty() && wantsCdc(cfg_)) {
+    cache::CdcApplier::Options co;
+    co.slot = cfg_.cdc.slot;
+    co.instance = ctx.run_id.substr(0, 16);
+    co.lease = cfg_.cdc.leader_lease;
+    const auto tables = cache::ChangeMapper(rules).tables();
+    auto make_source = [io = ios.front().get(), options = streamOptions(cfg_, tables)] {
+      return std::make_unique<backend::postgres::ReplicationStream>(*io, options);
+    };
+    cdc = std::make_unique<cache::CdcApplier>(*ios.front(), *routers.front(),
+                                              *read_throughs.front(), rules, make_source, co);
+    ctx.counter_sources.push_back(cdc.get());
+  }
+
   server::Server srv(ctx, io_ptrs, backend_ptrs, read_through_ptrs);
   try {
     srv.listen();
@@ -171,6 +234,7 @@ int Application::run() {
     if (!pools.empty()) asio::post(*ios[i], [p = pools[i].get()] { p->start(); });
   }
   if (stream_consumer) asio::post(*ios.front(), [s = stream_consumer.get()] { s->start(); });
+  if (cdc) asio::post(*ios.front(), [c = cdc.get()] { c->start(); });
 
   asio::signal_set signals(*ios.front(), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
@@ -178,6 +242,7 @@ int Application::run() {
     spdlog::info("signal {}: shutting down", sig);
     srv.stopAccepting();
     if (stream_consumer) stream_consumer->stop();
+    if (cdc) cdc->stop();
     for (int i = 0; i < threads; ++i) {
       auto* pool = pools.empty() ? nullptr : pools[i].get();
       asio::post(*ios[i], [r = routers[i].get(), pool, io = ios[i].get()] {

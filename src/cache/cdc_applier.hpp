@@ -1,0 +1,86 @@
+#pragma once
+// Keeps the cache in step with the database's change stream. Exactly one readthru
+// instance reads the stream at a time: the one holding the leader lease in Redis
+// ("readthru:cdc:leader:{<slot>}", SET NX PX, renewed every third of its life). The
+// others keep trying, so a dead leader is replaced within one lease time. (PostgreSQL
+// lets only one session use a slot in any case; the lease keeps the others from
+// hammering it.)
+//
+// Committed transactions arrive in commit order. Their rows are mapped to keys, tags and
+// keyspaces (ChangeMapper) and invalidated through ReadThrough; only once Redis has
+// acknowledged every UNLINK is the position confirmed to the database. A crash between
+// commit and invalidation therefore loses nothing: the next leader is sent the
+// transaction again. Transactions waiting while one is applied are applied together.
+//
+// Lives on one io thread, with that thread's ReadThrough and Backend.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "cache/backend.hpp"
+#include "cache/change_mapper.hpp"
+#include "cache/change_source.hpp"
+#include "cache/read_through.hpp"
+#include "common/units.hpp"
+
+namespace readthru::cache {
+
+class CdcApplier : public CounterSource {
+ public:
+  struct Options {
+    std::string slot;      // names the leader key: one leader per slot
+    std::string instance;  // this process, as the leader key's value
+    Millis lease{5000};
+  };
+  // A new change source for each term as leader (stopped and dropped when it ends).
+  using SourceFactory = std::function<std::unique_ptr<ChangeSource>()>;
+
+  CdcApplier(boost::asio::io_context& io, Backend& redis, ReadThrough& read_through,
+             std::shared_ptr<const KeyspaceRules> rules, SourceFactory make_source,
+             Options options);
+  ~CdcApplier() override;
+
+  void start();
+  void stop();
+
+  // Its own counters and, while leading, the change source's (cdc_lag_*, cdc_confirmed_lsn).
+  std::vector<Counter> counters() const override;
+
+ private:
+  void tick();
+  void lead();
+  void stepDown(const std::string& why);
+  void onCommit(Transaction txn);
+  void applyQueued();
+  void send(std::vector<std::string> args, ReplyCallback done);
+
+  boost::asio::io_context& io_;
+  Backend& redis_;
+  ReadThrough& read_through_;
+  ChangeMapper mapper_;
+  SourceFactory make_source_;
+  Options options_;
+  std::string leader_key_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer retry_timer_;
+  bool stopped_ = false;
+  bool leading_ = false;
+  bool applying_ = false;
+  std::uint64_t term_ = 0;  // completions of an earlier term are ignored
+  std::chrono::steady_clock::time_point lease_until_{};
+  std::deque<Transaction> queue_;
+  mutable std::mutex source_mutex_;  // counters() reads source_ from other threads
+  std::unique_ptr<ChangeSource> source_;
+  // Counters already folded in from the sources of earlier terms.
+  std::vector<Counter> retired_;
+  std::atomic<std::uint64_t> leader_{0}, terms_{0}, applied_{0}, apply_errors_{0},
+      rule_problems_{0};
+};
+
+}  // namespace readthru::cache

@@ -1,0 +1,203 @@
+// Change data capture against the real stack: rows changed in PostgreSQL invalidate their
+// keys and tags through the logical replication stream, with no invalidation command.
+// Each test suite run has its own tables, publication and slot, dropped at the end.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "client.hpp"
+#include "cluster_admin.hpp"
+#include "pg.hpp"
+#include "readthru_process.hpp"
+
+namespace readthru::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTag = "cdc" + std::to_string(::getpid());
+const std::string kItems = kTag + "_items";
+const std::string kMembers = kTag + "_members";
+
+// Waits up to 20 s for `ok` (a leader may need a lease time to take over).
+bool eventually(const std::function<bool()>& ok) {
+  for (int i = 0; i < 400; ++i) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return ok();
+}
+
+std::string config() {
+  return "postgres:\n  dsn: \"" + std::string(kPgDsn) + "\"\nkeyspaces:\n" +
+         keyspaceRule("item", kTag + ":item:<id>", "SELECT v FROM " + kItems + " WHERE id = $1",
+                      "    params: [id]\n    format: value\n    ttl: 300s\n"
+                      "    negative_ttl: 300s\n"
+                      "    invalidate:\n      - table: " +
+                          kItems + "\n        key: [id]\n") +
+         keyspaceRule("team", kTag + ":team:<team>",
+                      "SELECT string_agg(name, ',' ORDER BY name) FROM " + kMembers +
+                          " WHERE team = $1::int",
+                      "    params: [team]\n    format: value\n    ttl: 300s\n"
+                      "    tags: [\"" +
+                          kTag + "-team:<team>\"]\n    invalidate:\n      - table: public." +
+                          kMembers + "\n        tags: [\"" + kTag + "-team:<team>\"]\n") +
+         "cdc:\n  slot: " + kTag + "_slot\n  publication: " + kTag + "_pub\n  leader_lease: 1s\n";
+}
+
+class Cdc : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    Pg pg;
+    pg.exec("DROP TABLE IF EXISTS " + kItems + ", " + kMembers);
+    pg.exec("CREATE TABLE " + kItems + " (id int PRIMARY KEY, v text)");
+    pg.exec("INSERT INTO " + kItems + " SELECT i, 'v' || i FROM generate_series(1, 1000) i");
+    pg.exec("CREATE TABLE " + kMembers + " (id int PRIMARY KEY, team int, name text)");
+    // team is not in the primary key: deletes and moves need the whole old row.
+    pg.exec("ALTER TABLE " + kMembers + " REPLICA IDENTITY FULL");
+    pg.exec("INSERT INTO " + kMembers + " VALUES (1, 1, 'ann'), (2, 1, 'bob'), (3, 2, 'cy')");
+    proc_ = new ReadthruProcess(clusterBackend(), "", config());
+    Client c(proc_->port());
+    ASSERT_TRUE(eventually([&] {
+      return infoInteger(c.call({"INFO", "readthru"}).str, "cdc_connected") == 1;
+    }));
+  }
+  static void TearDownTestSuite() {
+    delete proc_;
+    proc_ = nullptr;
+    Pg pg;
+    // The slot is released once its walsender has gone.
+    for (int i = 0; i < 100; ++i) {
+      if (pg.scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + kTag +
+                    "_slot' AND active") == "0") {
+        break;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    pg.exec(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+        "slot_name = '" +
+        kTag + "_slot'");
+    pg.exec("DROP PUBLICATION IF EXISTS " + kTag + "_pub");
+    pg.exec("DROP TABLE IF EXISTS " + kItems + ", " + kMembers);
+  }
+  static std::string item(int id) { return kTag + ":item:" + std::to_string(id); }
+  static std::string team(int t) { return kTag + ":team:" + std::to_string(t); }
+  static bool reads(Client& c, const std::string& key, const std::string& want) {
+    return show(c.call({"GET", key})) == want;
+  }
+  static inline ReadthruProcess* proc_ = nullptr;
+};
+
+TEST_F(Cdc, InsertUpdateDeleteReachTheCache) {
+  Client c(proc_->port());
+  ASSERT_EQ(show(c.call({"GET", item(1)})), "v1");
+  ASSERT_EQ(show(c.call({"GET", item(5000)})), "(nil)");  // cached as "no row"
+  Pg pg;
+  pg.exec("UPDATE " + kItems + " SET v = 'changed' WHERE id = 1");
+  EXPECT_TRUE(eventually([&] { return reads(c, item(1), "changed"); }));
+  pg.exec("INSERT INTO " + kItems + " VALUES (5000, 'new')");
+  EXPECT_TRUE(eventually([&] { return reads(c, item(5000), "new"); }));
+  pg.exec("DELETE FROM " + kItems + " WHERE id = 5000");
+  EXPECT_TRUE(eventually([&] { return reads(c, item(5000), "(nil)"); }));
+}
+
+TEST_F(Cdc, AKeyColumnChangeInvalidatesTheOldAndTheNewKey) {
+  Client c(proc_->port());
+  ASSERT_EQ(show(c.call({"GET", item(7)})), "v7");
+  ASSERT_EQ(show(c.call({"GET", item(7007)})), "(nil)");
+  Pg().exec("UPDATE " + kItems + " SET id = 7007 WHERE id = 7");
+  EXPECT_TRUE(eventually([&] { return reads(c, item(7), "(nil)"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(7007), "v7"); }));
+}
+
+TEST_F(Cdc, ATransactionOfManyRowsInvalidatesEveryKey) {
+  Client c(proc_->port());
+  for (int id = 100; id < 300; ++id)
+    ASSERT_EQ(show(c.call({"GET", item(id)})), "v" + std::to_string(id));
+  Pg().exec("UPDATE " + kItems + " SET v = 'bulk' || id WHERE id >= 100 AND id < 300");
+  EXPECT_TRUE(eventually([&] { return reads(c, item(299), "bulk299"); }));
+  for (int id = 100; id < 300; ++id) {
+    ASSERT_EQ(show(c.call({"GET", item(id)})), "bulk" + std::to_string(id)) << id;
+  }
+}
+
+TEST_F(Cdc, TagRulesFollowTheOldAndTheNewRow) {
+  Client c(proc_->port());
+  ASSERT_EQ(show(c.call({"GET", team(1)})), "ann,bob");
+  ASSERT_EQ(show(c.call({"GET", team(2)})), "cy");
+  // bob moves from team 1 to team 2: both tags come from the old and the new row.
+  Pg().exec("UPDATE " + kMembers + " SET team = 2 WHERE id = 2");
+  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "ann"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, team(2), "bob,cy"); }));
+  Pg().exec("DELETE FROM " + kMembers + " WHERE id = 3");
+  EXPECT_TRUE(eventually([&] { return reads(c, team(2), "bob"); }));
+}
+
+TEST_F(Cdc, TruncateEmptiesTheKeyspace) {
+  Client c(proc_->port());
+  ASSERT_NE(show(c.call({"GET", team(1)})), "(nil)");  // whatever earlier tests left
+  Pg().exec("TRUNCATE " + kMembers);
+  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "(nil)"); }));
+  Pg().exec("INSERT INTO " + kMembers + " VALUES (1, 1, 'ann'), (2, 1, 'bob'), (3, 2, 'cy')");
+  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "ann,bob"); }));
+}
+
+TEST_F(Cdc, AKillBetweenCommitAndInvalidationLosesNothing) {
+  Client c(proc_->port());
+  ASSERT_EQ(show(c.call({"GET", item(20)})), "v20");
+  // Writes on every master wait: readthru receives the change but cannot apply it.
+  std::vector<std::unique_ptr<Client>> masters;
+  for (auto port : masterPorts()) {
+    masters.push_back(std::make_unique<Client>(port));
+    ASSERT_EQ(show(masters.back()->call({"CLIENT", "PAUSE", "3000", "WRITE"})), "OK");
+  }
+  Pg().exec("UPDATE " + kItems + " SET v = 'after-crash' WHERE id = 20");
+  std::this_thread::sleep_for(500ms);  // received by now, its UNLINK held by the pause
+  proc_->stop(/*kill=*/true);
+  for (auto& m : masters) m->call({"CLIENT", "UNPAUSE"});
+  delete proc_;
+  proc_ = new ReadthruProcess(clusterBackend(), "", config());
+  Client c2(proc_->port());
+  EXPECT_TRUE(eventually([&] { return reads(c2, item(20), "after-crash"); }));
+}
+
+TEST_F(Cdc, TwoInstancesOneLeaderAndATakeover) {
+  ReadthruProcess second(clusterBackend(), "", config());
+  Client a(proc_->port()), b(second.port());
+  auto leader = [](Client& c) {
+    return infoInteger(c.call({"INFO", "readthru"}).str, "cdc_leader").value_or(-1);
+  };
+  std::this_thread::sleep_for(1500ms);  // a lease time: both have had their chance
+  EXPECT_EQ(leader(a) + leader(b), 1);
+  ASSERT_EQ(leader(a), 1);  // the first instance has held it all along
+  proc_->stop(/*kill=*/true);
+  EXPECT_TRUE(eventually([&] { return leader(b) == 1; }));
+  ASSERT_EQ(show(b.call({"GET", item(30)})), "v30");
+  Pg().exec("UPDATE " + kItems + " SET v = 'second' WHERE id = 30");
+  EXPECT_TRUE(eventually([&] { return reads(b, item(30), "second"); }));
+  delete proc_;
+  proc_ = new ReadthruProcess(clusterBackend(), "", config());
+}
+
+TEST_F(Cdc, StartRefusesRulesTheReplicaIdentityCannotServe) {
+  Pg().exec("ALTER TABLE " + kMembers + " REPLICA IDENTITY DEFAULT");
+  std::string cfg = config();
+  // Another slot, so the running instance keeps its own.
+  const auto at = cfg.find("slot: " + kTag + "_slot");
+  cfg.replace(at, 6 + kTag.size() + 5, "slot: " + kTag + "_other");
+  const ExitResult r = runUntilExit(
+      "listen: { port: " + std::to_string(freePort()) + " }\nbackend:\n" + clusterBackend() + cfg,
+      10s);
+  Pg().exec("ALTER TABLE " + kMembers + " REPLICA IDENTITY FULL");
+  EXPECT_EQ(r.code, 2) << r.log;
+  EXPECT_NE(r.log.find("column 'team' is not in the table's replica identity"), std::string::npos)
+      << r.log;
+}
+
+}  // namespace
+}  // namespace readthru::testing
