@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS orders (
   qty     int NOT NULL,
   placed  timestamptz NOT NULL
 );
+-- readthru's change stream maps an order to its user's key (user_id is not in the primary
+-- key): deletes and updates must carry the whole old row.
+ALTER TABLE orders REPLICA IDENTITY FULL;
 
 INSERT INTO users (id, name, email, plan, settings, created_at)
 SELECT i, 'User ' || i, 'user' || i || '@example.com',
