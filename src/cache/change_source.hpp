@@ -45,14 +45,14 @@ struct RowChange {
 
 // One committed transaction, delivered whole after its Commit message.
 struct Transaction {
-  Lsn end_lsn = 0;                 // confirm this once the transaction is applied
+  Lsn end_lsn = 0;                  // confirm this once the transaction is applied
   std::int64_t commit_time_us = 0;  // Unix time of the commit, in microseconds
   std::vector<RowChange> changes;   // in the order the transaction made them
 };
 
 // What the database says about a table the invalidation rules name.
 struct TableInfo {
-  std::string table;                          // "schema.name" as resolved
+  std::string table;  // "schema.name" as resolved
   bool exists = false;
   bool identity_full = false;                 // REPLICA IDENTITY FULL
   std::vector<std::string> identity_columns;  // primary key or identity index; empty: none
