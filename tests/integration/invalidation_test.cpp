@@ -16,6 +16,11 @@
 namespace readthru::testing {
 namespace {
 
+std::string asciiLowerString(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 const std::string kTag = "inv" + std::to_string(::getpid());
 const std::string kTable = kTag + "_items";
 
@@ -117,6 +122,17 @@ TEST_F(Invalidation, CommandTableAndErrors) {
   const std::string info = show(c.call({"COMMAND", "INFO", "readthru.invalidate"}));
   EXPECT_NE(info.find("readthru.invalidate"), std::string::npos) << info;
   EXPECT_EQ(show(c.call({"COMMAND", "GETKEYS", "READTHRU.INVALIDATE", "KEY", "a", "b"})), "[a, b]");
+  EXPECT_EQ(show(c.call({"COMMAND", "GETKEYS", "READTHRU.REFRESH", "k"})), "[k]");
+  for (const char* sub : {"KEY", "TAG", "KEYSPACE", "PATTERN"}) {
+    const std::string subs = show(c.call({"COMMAND", "INFO", "readthru.invalidate"}));
+    EXPECT_NE(subs.find(std::string("readthru.invalidate|") + asciiLowerString(sub)),
+              std::string::npos)
+        << sub << ": " << subs;
+  }
+  EXPECT_NE(show(c.call({"COMMAND", "INFO", "readthru.refresh"})).find("readthru.refresh"),
+            std::string::npos);
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "KEYSPACE"})),
+            "(error) ERR wrong number of arguments for 'readthru.invalidate|keyspace' command");
   EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "COLOUR", "x"})),
             "(error) ERR unknown subcommand 'COLOUR'. READTHRU.INVALIDATE takes KEY, TAG, "
             "KEYSPACE or PATTERN.");
