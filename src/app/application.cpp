@@ -180,7 +180,8 @@ int Application::run() {
     cache::ReadThrough::Options options;
     // A lease covers a load's queue wait and its statement, with room to spare.
     options.lease_time = cfg_.postgres.statement_timeout + Millis(2000);
-    options.instance = ctx.run_id.substr(0, 16);
+    // Per thread: tokens count per ReadThrough, so they must differ by thread.
+    options.instance = ctx.run_id.substr(0, 16) + "." + std::to_string(i);
     read_throughs.push_back(std::make_unique<cache::ReadThrough>(
         *ios.back(), rules, flights, *routers.back(), *pools.back(), options));
     ctx.counter_sources.push_back(read_throughs.back().get());

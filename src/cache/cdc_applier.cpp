@@ -13,6 +13,9 @@ constexpr std::size_t kMaxMerged = 1000;  // transactions applied in one go
 constexpr const char* kRenewScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+constexpr const char* kReleaseScript =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+    "return 0";
 
 bool isCumulative(const std::string& name) {
   // Gauges describe the current source only; counts add up across terms.
@@ -62,6 +65,13 @@ void CdcApplier::tick() {
   if (stopped_) return;
   const std::string ms = std::to_string(options_.lease.count());
   const auto sent = Clock::now();
+  if (leading_ && source_ && source_->streaming()) last_streaming_ = sent;
+  if (leading_ && sent - last_streaming_ > 3 * options_.lease) {
+    stepDown("no change stream from the database for " +
+             std::to_string(3 * options_.lease.count()) + " ms; letting another instance try");
+    send({"EVAL", kReleaseScript, "1", leader_key_, options_.instance}, [](resp::Value) {});
+    compete_after_ = sent + 2 * options_.lease;
+  }
   if (leading_) {
     send({"EVAL", kRenewScript, "1", leader_key_, options_.instance, ms},
          [this, sent](resp::Value v) {
@@ -74,7 +84,7 @@ void CdcApplier::tick() {
              stepDown("the lease could not be renewed: " + v.str);
            }
          });
-  } else {
+  } else if (sent >= compete_after_) {
     send({"SET", leader_key_, options_.instance, "NX", "PX", ms}, [this, sent](resp::Value v) {
       if (stopped_ || leading_ || v.type != resp::Type::kSimple) return;
       lease_until_ = sent + options_.lease;
@@ -97,18 +107,29 @@ void CdcApplier::lead() {
     std::lock_guard lock(source_mutex_);
     source_ = make_source_();
   }
-  // The database's view of the tables first: names resolve through its search_path, and
-  // a rule that cannot see some changes is reported once per term.
-  source_->describeTables(mapper_.tables(), [this, term = term_](Result<std::vector<TableInfo>> r) {
+  last_streaming_ = Clock::now();  // the grace period to get streaming starts now
+  describe(term_);
+}
+
+// The database's view of the tables before streaming: names resolve through its
+// search_path, and a rule that cannot see some changes is reported once per term. Until
+// the names are resolved the changes could not be matched to rules, so nothing streams
+// (and nothing is confirmed) before then.
+void CdcApplier::describe(std::uint64_t term) {
+  source_->describeTables(mapper_.tables(), [this, term](Result<std::vector<TableInfo>> r) {
     if (stopped_ || term != term_ || !leading_) return;
-    if (r) {
-      mapper_.resolve(*r);
-      const auto problems = mapper_.check(*r);
-      rule_problems_.store(problems.size(), std::memory_order_relaxed);
-      for (const auto& p : problems) spdlog::error("cdc: {}", p);
-    } else {
-      spdlog::warn("cdc: cannot check the tables yet: {}", r.error().message);
+    if (!r) {
+      spdlog::warn("cdc: cannot read the tables' definitions yet: {}", r.error().message);
+      retry_timer_.expires_after(kRetry);
+      retry_timer_.async_wait([this, term](boost::system::error_code ec) {
+        if (!ec && term == term_ && leading_) describe(term);
+      });
+      return;
     }
+    mapper_.resolve(*r);
+    const auto problems = mapper_.check(*r);
+    rule_problems_.store(problems.size(), std::memory_order_relaxed);
+    for (const auto& p : problems) spdlog::error("cdc: {}", p);
     source_->start([this, term](Transaction txn) {
       if (term == term_ && leading_) onCommit(std::move(txn));
     });

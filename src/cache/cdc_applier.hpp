@@ -55,6 +55,7 @@ class CdcApplier : public CounterSource {
  private:
   void tick();
   void lead();
+  void describe(std::uint64_t term);
   void stepDown(const std::string& why);
   void onCommit(Transaction txn);
   void applyQueued();
@@ -74,6 +75,10 @@ class CdcApplier : public CounterSource {
   bool applying_ = false;
   std::uint64_t term_ = 0;  // completions of an earlier term are ignored
   std::chrono::steady_clock::time_point lease_until_{};
+  // A leader that cannot stream (its own path to the database is down) lets go after a
+  // few lease times, and waits before competing again, so another instance can try.
+  std::chrono::steady_clock::time_point last_streaming_{};
+  std::chrono::steady_clock::time_point compete_after_{};
   std::deque<Transaction> queue_;
   mutable std::mutex source_mutex_;  // counters() reads source_ from other threads
   std::unique_ptr<ChangeSource> source_;

@@ -103,7 +103,8 @@ void ChangeMapper::fromRow(const Rule& rule, const RowChange& change,
     }
   }
   for (const KeyPattern& t : rule.tags) {
-    if (auto tag = render(t, t.captureNames(), change, row)) out.tags.insert(std::move(*tag));
+    auto tag = render(t, t.captureNames(), change, row);
+    if (tag && !tag->empty()) out.tags.insert(std::move(*tag));
   }
 }
 

@@ -80,6 +80,10 @@ class ChangeSource : public CounterSource {
 
   // Stops streaming and closes the connection; no callback runs afterwards.
   virtual void stop() = 0;
+
+  // Whether the stream is flowing now (connected, set up, replicating). On the source's
+  // thread.
+  virtual bool streaming() const = 0;
 };
 
 }  // namespace readthru::cache

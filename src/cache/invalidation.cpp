@@ -17,13 +17,24 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kScanCount = "1000";
 constexpr auto kProgressEvery = std::chrono::seconds(5);
 
+// Puts a renamed-away tag set back when its invalidation failed, so that a retry finds
+// its members: the union with whatever was tagged meanwhile, with the longer TTL.
+constexpr const char* kRestoreTagScript =
+    "local t1 = redis.call('PTTL', KEYS[1]) local t2 = redis.call('PTTL', KEYS[2]) "
+    "redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2]) redis.call('DEL', KEYS[2]) "
+    "local t = math.max(t1, t2) if t > 0 then redis.call('PEXPIRE', KEYS[1], t) end "
+    "return 1";
+
 }  // namespace
 
-// One SCAN-and-UNLINK run: data keys first, then the state keys of the same glob (a "no
-// row" marker or a lease has no data key beside it).
+// One SCAN-and-UNLINK run. State keys first: a load that holds a lease when the sweep
+// starts either loses it here (its fill is refused) or has filled before the scan got
+// there, and then the data phase finds its value. Data keys first would let such a load
+// store behind the scan's cursor.
 struct ReadThrough::Sweep {
-  std::string what;  // for the log: "keyspace 'users'" or "pattern 'user:*'"
-  std::string globs[2];
+  std::string what;                  // for the log: "keyspace 'users'" or "pattern 'user:*'"
+  std::string globs[2];              // state keys, data keys
+  const KeyPattern* only = nullptr;  // KEYSPACE: found keys must match this (a '*' matches ':')
   int phase = 0;
   std::string cursor = "0";
   std::uint64_t removed = 0;
@@ -34,9 +45,43 @@ struct ReadThrough::Sweep {
   ReplyCallback done;
 };
 
+void ReadThrough::unlinkWithStates(std::vector<std::string> keys, std::vector<std::string> states,
+                                   std::uint64_t affinity, ReplyCallback done) {
+  struct Gather {
+    int remaining = 0;
+    resp::Value count = resp::Value::fromInteger(0);
+    std::optional<resp::Value> error;
+    ReplyCallback done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->done = std::move(done);
+  auto finish = [gather](bool data, resp::Value v) {
+    if (v.isError() && !gather->error) gather->error = std::move(v);
+    if (data && v.type == resp::Type::kInteger) gather->count = std::move(v);
+    if (--gather->remaining == 0) {
+      gather->done(gather->error ? std::move(*gather->error) : std::move(gather->count));
+    }
+  };
+  gather->remaining = (keys.empty() ? 0 : 1) + (states.empty() ? 0 : 1);
+  if (gather->remaining == 0) {
+    gather->done(resp::Value::fromInteger(0));
+    return;
+  }
+  // The state keys go on this thread's own connection, where a load's lease step goes too.
+  if (!states.empty()) {
+    states.insert(states.begin(), "UNLINK");
+    send(std::move(states), [finish](resp::Value v) { finish(false, std::move(v)); });
+  }
+  if (!keys.empty()) {
+    keys.insert(keys.begin(), "UNLINK");
+    send(
+        std::move(keys), [finish](resp::Value v) { finish(true, std::move(v)); }, affinity);
+  }
+}
+
 void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id,
                                  ReplyCallback done, InvalidationSource source) {
-  std::vector<std::string> states{"UNLINK"};
+  std::vector<std::string> states;
   std::vector<std::string_view> caps;
   for (std::string& key : keys) {
     bump(stats_.invalidations_key);
@@ -48,9 +93,9 @@ void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
     flights_.invalidate(key);
     bump(stats_.invalidated_keys);
   }
-  keys.insert(keys.begin(), "UNLINK");
-  if (states.size() > 1) send(std::move(states), [](resp::Value) {});
-  send(std::move(keys), std::move(done), client_id);
+  // The reply waits for both: a lease still in place after it could let a load that read
+  // the old row store it.
+  unlinkWithStates(std::move(keys), std::move(states), client_id, std::move(done));
 }
 
 void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSource source,
@@ -76,37 +121,45 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
     counted(source);
     // RENAME takes the set as it is now; fills that tag a key from here on start a new set
     // that this invalidation does not touch (their loads began after it).
+    std::string set = tagKey(tag);
     std::string gone = tagGoneKey(tag, options_.instance + ":" + std::to_string(++next_token_));
-    send({"RENAME", tagKey(tag), gone}, [this, gone, finish](resp::Value v) mutable {
+    send({"RENAME", set, gone}, [this, set, gone, finish](resp::Value v) mutable {
       if (v.isError()) {
         // No set: no key carries the tag (or they all expired).
         finish(v.str.find("no such key") != std::string::npos ? resp::Value::fromInteger(0)
                                                               : std::move(v));
         return;
       }
-      send({"SMEMBERS", gone}, [this, gone, finish](resp::Value members) mutable {
+      send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {
         if (!members.isArray()) {
+          restoreTag(set, gone);
           finish(std::move(members));
           return;
         }
-        std::vector<std::string> keys{"UNLINK"}, states{"UNLINK"};
+        std::vector<std::string> keys, states;
         for (resp::Value& m : members.elements) {
           flights_.invalidate(m.str);
           bump(stats_.invalidated_keys);
           states.push_back(stateKey(m.str));
           keys.push_back(std::move(m.str));
         }
-        send({"UNLINK", gone}, [](resp::Value) {});
-        if (keys.size() == 1) {
-          finish(resp::Value::fromInteger(0));
-          return;
-        }
-        send(std::move(states), [](resp::Value) {});
-        send(std::move(keys), std::move(finish));
+        unlinkWithStates(std::move(keys), std::move(states), 0,
+                         [this, set, gone, finish](resp::Value r) mutable {
+                           if (r.isError()) {
+                             restoreTag(set, gone);  // so that a retry finds the members
+                           } else {
+                             send({"UNLINK", gone}, [](resp::Value) {});
+                           }
+                           finish(std::move(r));
+                         });
       });
     });
   }
   if (tags.empty()) gather->done(resp::Value::fromInteger(0));
+}
+
+void ReadThrough::restoreTag(const std::string& set, const std::string& gone) {
+  send({"EVAL", kRestoreTagScript, "2", set, gone}, [](resp::Value) {});
 }
 
 void ReadThrough::invalidateKeyspace(const std::string& name, InvalidationSource source,
@@ -122,8 +175,10 @@ void ReadThrough::invalidateKeyspace(const std::string& name, InvalidationSource
   bump(stats_.invalidations_keyspace);
   counted(source);
   std::string glob = found->physicalPattern().glob();
-  std::string states = stateGlob(glob);
-  sweep("keyspace '" + name + "'", std::move(glob), std::move(states), std::move(done));
+  const auto slot = command::globSlot(glob);
+  std::string states = stateGlob(glob, slot ? *slot : -1);
+  sweep("keyspace '" + name + "'", std::move(glob), std::move(states), &found->physicalPattern(),
+        std::move(done));
 }
 
 void ReadThrough::invalidatePattern(std::string glob, InvalidationSource source,
@@ -133,18 +188,28 @@ void ReadThrough::invalidatePattern(std::string glob, InvalidationSource source,
   // A literal hash tag pins every match, and so every state key, to one slot and node.
   const auto slot = command::globSlot(glob);
   std::string states = stateGlob(glob, slot ? *slot : -1);
-  sweep("pattern '" + glob + "'", std::move(glob), std::move(states), std::move(done));
+  sweep("pattern '" + glob + "'", std::move(glob), std::move(states), nullptr, std::move(done));
 }
 
 void ReadThrough::sweep(std::string what, std::string glob, std::string state_glob,
-                        ReplyCallback done) {
+                        const KeyPattern* only, ReplyCallback done) {
   auto sw = std::make_shared<Sweep>();
   sw->what = std::move(what);
-  sw->globs[0] = std::move(glob);
-  sw->globs[1] = std::move(state_glob);
+  sw->globs[0] = std::move(state_glob);
+  sw->globs[1] = std::move(glob);
+  sw->only = only;
   sw->done = std::move(done);
-  spdlog::info("invalidating {}: scanning for '{}'", sw->what, sw->globs[0]);
+  spdlog::info("invalidating {}: scanning for '{}'", sw->what, sw->globs[1]);
   sweepStep(sw);
+}
+
+// Whether a key a sweep found is one to remove: readthru's own keys (tag sets, the CDC
+// lease, the invalidation stream under "readthru:") are never swept by a glob, and a
+// keyspace's sweep takes only keys of that keyspace.
+static bool sweepable(const KeyPattern* only, std::string_view key) {
+  if (key.starts_with("readthru:")) return false;
+  std::vector<std::string_view> caps;
+  return only == nullptr || only->match(key, caps);
 }
 
 void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
@@ -156,28 +221,30 @@ void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
            sweepDone(sw);
            return;
          }
-         std::vector<resp::Value>& found = v.elements[1].elements;
-         if (!found.empty()) {
-           std::vector<std::string> keys{"UNLINK"}, states{"UNLINK"};
-           for (resp::Value& k : found) {
-             if (sw->phase == 0) {
-               flights_.invalidate(k.str);
-               states.push_back(stateKey(k.str));
-             }
+         std::vector<std::string> keys, states;
+         for (resp::Value& k : v.elements[1].elements) {
+           if (sw->phase == 0) {
+             auto data = dataKeyOfState(k.str);
+             if (!data || !sweepable(sw->only, *data)) continue;
+             flights_.invalidate(std::string(*data));
+             states.push_back(std::move(k.str));
+           } else if (sweepable(sw->only, k.str)) {
+             flights_.invalidate(k.str);
+             states.push_back(stateKey(k.str));
              keys.push_back(std::move(k.str));
            }
-           const bool data = sw->phase == 0;
+         }
+         if (!keys.empty() || !states.empty()) {
            ++sw->pending;
-           send(std::move(keys), [this, sw, data](resp::Value r) {
+           unlinkWithStates(std::move(keys), std::move(states), 0, [this, sw](resp::Value r) {
              if (r.isError() && !sw->error) sw->error = std::move(r);
-             if (data && r.type == resp::Type::kInteger) {
+             if (r.type == resp::Type::kInteger) {
                sw->removed += static_cast<std::uint64_t>(r.integer);
                stats_.invalidated_keys.fetch_add(static_cast<std::uint64_t>(r.integer),
                                                  std::memory_order_relaxed);
              }
              sweepDone(sw);
            });
-           if (states.size() > 1) send(std::move(states), [](resp::Value) {});
          }
          if (Clock::now() - sw->logged >= kProgressEvery) {
            sw->logged = Clock::now();

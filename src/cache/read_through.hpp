@@ -123,7 +123,13 @@ class ReadThrough : public CounterSource {
                   const RowSet* rows, std::function<void(bool)> next);
 
   // invalidation.cpp
-  void sweep(std::string what, std::string glob, std::string state_glob, ReplyCallback done);
+  void sweep(std::string what, std::string glob, std::string state_glob, const KeyPattern* only,
+             ReplyCallback done);
+  // UNLINKs data keys (on `affinity`'s connection) and state keys (on this thread's own);
+  // `done` gets the data UNLINK's count once both answered, or the first error.
+  void unlinkWithStates(std::vector<std::string> keys, std::vector<std::string> states,
+                        std::uint64_t affinity, ReplyCallback done);
+  void restoreTag(const std::string& set, const std::string& gone);
   void sweepStep(const std::shared_ptr<Sweep>& sw);
   void sweepDone(const std::shared_ptr<Sweep>& sw);
   void counted(InvalidationSource source) { bump(stats_.by_source[static_cast<int>(source)]); }

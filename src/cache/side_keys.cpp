@@ -45,18 +45,32 @@ std::string stateKey(std::string_view key) {
   return out;
 }
 
+// The slot comes from the whole tag, through a slot tag of ours: a tag's own text may be
+// empty or hold '{' or '}', which would cut a hash tag short.
 std::string tagKey(std::string_view tag) {
   std::string out = "readthru:tag:{";
+  out += slotTag(command::keyHashSlot(tag));
+  out += "}:";
   out += tag;
-  out += '}';
   return out;
 }
 
 std::string tagGoneKey(std::string_view tag, std::string_view token) {
-  std::string out = tagKey(tag);
-  out += ":gone:";
+  std::string out = "readthru:tag:{";
+  out += slotTag(command::keyHashSlot(tag));
+  out += "}:gone:";
   out += token;
+  out += ':';
+  out += tag;
   return out;
+}
+
+std::optional<std::string_view> dataKeyOfState(std::string_view state) {
+  constexpr std::string_view kPrefix = "readthru:state:{";
+  if (!state.starts_with(kPrefix)) return std::nullopt;
+  const std::size_t close = state.find("}:", kPrefix.size());
+  if (close == std::string_view::npos) return std::nullopt;
+  return state.substr(close + 2);
 }
 
 std::string stateGlob(std::string_view glob, int slot) {

@@ -12,6 +12,7 @@
 // every readthru instance derives the same names.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,11 +20,15 @@ namespace readthru::cache {
 
 std::string stateKey(std::string_view key);
 
-// The set that lists the keys carrying `tag` (physical key names): "readthru:tag:{<tag>}",
-// on the tag's own slot. A tag invalidation first RENAMEs it to tagGoneKey() (same slot),
-// so keys tagged while it runs land in a fresh set and are not lost.
+// The set that lists the keys carrying `tag` (physical key names):
+// "readthru:tag:{<slot tag>}:<tag>", on the slot of the tag's text. A tag invalidation first
+// RENAMEs it to tagGoneKey() (same slot), so keys tagged while it runs land in a fresh set
+// and are not lost.
 std::string tagKey(std::string_view tag);
 std::string tagGoneKey(std::string_view tag, std::string_view token);
+
+// The data key a state key belongs to, or nullopt when `state` is not a state key.
+std::optional<std::string_view> dataKeyOfState(std::string_view state);
 
 // A SCAN glob for the state keys of the keys `glob` matches (on `slot` only, when given).
 std::string stateGlob(std::string_view glob, int slot = -1);

@@ -7,6 +7,8 @@ namespace readthru::cache {
 namespace {
 
 constexpr Millis kRetry{1000};
+constexpr Millis kMaxRetry{30000};
+constexpr int kMaxAttempts = 10;  // about 3 minutes of retries
 constexpr auto kClaimEvery = std::chrono::seconds(10);
 
 }  // namespace
@@ -123,17 +125,30 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
   auto finish = [this, batch, full] {
     if (--batch->remaining > 0) return;
     if (batch->failed) {
-      // Not acknowledged: read again from our pending entries after a pause.
       bump(errors_);
-      if (batch->error != last_error_) {
-        spdlog::warn("invalidation stream '{}': not applied, will retry: {}", options_.key,
-                     batch->error);
-        last_error_ = batch->error;
+      const std::string first = batch->ids.empty() ? std::string() : batch->ids.front();
+      attempts_ = first == failing_id_ ? attempts_ + 1 : 1;
+      failing_id_ = first;
+      if (attempts_ < kMaxAttempts) {
+        // Not acknowledged: read our pending entries again after a pause that grows, so a
+        // Redis node that is failing over has time to come back.
+        if (batch->error != last_error_) {
+          spdlog::warn("invalidation stream '{}': not applied, will retry: {}", options_.key,
+                       batch->error);
+          last_error_ = batch->error;
+        }
+        own_pending_ = true;
+        later(std::min(kMaxRetry, kRetry * (1 << std::min(attempts_ - 1, 5))),
+              &StreamConsumer::read);
+        return;
       }
-      own_pending_ = true;
-      later(kRetry, &StreamConsumer::read);
-      return;
+      // An entry that fails every time must not stop every entry behind it for ever.
+      spdlog::error("invalidation stream '{}': gave up on {} entries from {} after {} attempts: {}",
+                    options_.key, batch->ids.size(), first, attempts_, batch->error);
+      dropped_.fetch_add(batch->ids.size(), std::memory_order_relaxed);
     }
+    attempts_ = 0;
+    failing_id_.clear();
     std::vector<std::string> ack{"XACK", options_.key, options_.group};
     ack.insert(ack.end(), batch->ids.begin(), batch->ids.end());
     send(std::move(ack), [this, full](resp::Value) {
@@ -216,7 +231,8 @@ std::vector<Counter> StreamConsumer::counters() const {
   return {{"stream_entries_applied", get(applied_)},
           {"stream_entries_bad", get(bad_)},
           {"stream_errors", get(errors_)},
-          {"stream_entries_claimed", get(claimed_)}};
+          {"stream_entries_claimed", get(claimed_)},
+          {"stream_entries_dropped", get(dropped_)}};
 }
 
 }  // namespace readthru::cache

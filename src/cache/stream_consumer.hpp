@@ -4,7 +4,9 @@
 // (several fields, and several of each, may share one entry); every readthru instance
 // reads the stream in one consumer group, so each entry is applied once, and acknowledges
 // an entry only after Redis confirmed its invalidations. An entry left pending by an
-// instance that died is claimed by another after `claim_idle`.
+// instance that died is claimed by another after `claim_idle`. A batch that keeps failing
+// is retried with growing pauses for about three minutes, then acknowledged and logged
+// as dropped, so that one poisoned entry cannot stop the stream.
 //
 // Reads poll (XREADGROUP without BLOCK) so that the consumer never holds a connection
 // that client commands share. Lives on one io thread, with that thread's ReadThrough.
@@ -60,7 +62,9 @@ class StreamConsumer : public CounterSource {
   bool own_pending_ = true;  // read our own pending entries ("0") before new ones (">")
   std::chrono::steady_clock::time_point next_claim_{};
   std::string last_error_;  // logged once until the stream works again
-  std::atomic<std::uint64_t> applied_{0}, bad_{0}, errors_{0}, claimed_{0};
+  std::string failing_id_;  // the first entry of the batch that failed last, and how often
+  int attempts_ = 0;
+  std::atomic<std::uint64_t> applied_{0}, bad_{0}, errors_{0}, claimed_{0}, dropped_{0};
 };
 
 }  // namespace readthru::cache

@@ -49,7 +49,8 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
     if (tag.from_captures != (rows == nullptr)) continue;
     const std::size_t n = rows == nullptr ? 1 : rows->rows.size();
     for (std::size_t r = 0; r < n; ++r) {
-      if (auto t = renderTag(tag.tmpl, ks, caps, rows, r)) tags.insert(std::move(*t));
+      auto t = renderTag(tag.tmpl, ks, caps, rows, r);
+      if (t && !t->empty()) tags.insert(std::move(*t));
     }
   }
   if (tags.empty()) {

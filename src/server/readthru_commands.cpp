@@ -22,6 +22,13 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
   if (spec.name == "readthru.invalidate|key") {
     read_through_->invalidateKeys(rest(), session.info().id, session.replyLater());
   } else if (spec.name == "readthru.invalidate|tag") {
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      if (args[i].empty()) {
+        stats_.add(stats_.error_replies);
+        resp::appendError(session.replyNow(), "ERR readthru: a tag cannot be empty");
+        return;
+      }
+    }
     read_through_->invalidateTags(rest(), source, session.replyLater());
   } else if (spec.name == "readthru.invalidate|keyspace") {
     read_through_->invalidateKeyspace(args[2], source, session.replyLater());

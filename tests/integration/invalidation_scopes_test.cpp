@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
@@ -26,8 +28,12 @@ std::string itemRules(int version) {
              "item", kTag + ":item:<id>", "SELECT id, team, v FROM " + kTable + " WHERE id = $1",
              "    params: [id]\n    ttl: 60s\n    negative_ttl: 60s\n" + v + "    tags: [\"" +
                  kTag + "-team:<team>\", \"" + kTag + "-item:<id>\"]\n") +
-         keyspaceRule("name", kTag + ":name:<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
-                      "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n");
+         keyspaceRule(
+             "name", kTag + ":name:<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
+             "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n") +
+         keyspaceRule("slow", kTag + ":slow:<id>",
+                      "SELECT v FROM " + kTable + " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL",
+                      "    params: [id]\n    format: value\n    ttl: 60s\n");
 }
 
 class InvalidationScopes : public ::testing::Test {
@@ -99,6 +105,34 @@ TEST_F(InvalidationScopes, KeyspaceRemovesEveryEntryAndMarkerOfThatKeyspaceOnly)
   EXPECT_EQ(nameLoads(), before + 2);
   EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "KEYSPACE", "nope"})),
             "(error) ERR readthru: no keyspace named 'nope'");
+}
+
+TEST_F(InvalidationScopes, AKeyspaceSweepStopsALoadAlreadyInFlight) {
+  Client reader(proc_->port());
+  Client admin(proc_->port());
+  const std::string k = key("slow:5");
+  reader.send({"GET", k});  // holds its lease for ~400 ms
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "KEYSPACE", "slow"})), "(integer) 0");
+  EXPECT_EQ(show(reader.read()), "v5");                       // the client that asked is answered
+  EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 0");  // but nothing was stored
+}
+
+TEST_F(InvalidationScopes, SweepsTouchOnlyWhatTheyName) {
+  Client c(proc_->port());
+  // Matches the keyspace's glob (a '*' also matches ':') but not its pattern.
+  ASSERT_EQ(show(c.call({"SET", key("name:1:session"), "x"})), "OK");
+  ASSERT_EQ(show(c.call({"GET", key("name:1")})), "v1");
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "KEYSPACE", "name"})).rfind("(integer) ", 0), 0u);
+  EXPECT_EQ(show(c.call({"EXISTS", key("name:1:session"), key("name:1")})), "(integer) 1");
+  // readthru's own keys are never swept by a glob: the tag sets survive.
+  ASSERT_NE(show(c.call({"GET", key("item:41")})), "(nil)");
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "PATTERN", "readthru:*"})), "(integer) 0");
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", kTag + "-item:41"})), "(integer) 1");
+  // Tags of any text, and a clear error for an empty one.
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", "}odd{", "{"})), "(integer) 0");
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", "a", ""})),
+            "(error) ERR readthru: a tag cannot be empty");
 }
 
 TEST_F(InvalidationScopes, PatternWithAndWithoutAHashTag) {

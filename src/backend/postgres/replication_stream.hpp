@@ -77,6 +77,7 @@ class ReplicationStream : public cache::ChangeSource {
   // cdc_connected, cdc_transactions, cdc_changes, cdc_reconnects, cdc_confirmed_lsn,
   // cdc_lag_bytes, cdc_lag_ms. Safe from any thread.
   std::vector<cache::Counter> counters() const override;
+  bool streaming() const override { return state_ == State::kStreaming; }
 
  private:
   enum class State { kIdle, kConnecting, kStreaming, kBackoff, kStopped };
