@@ -98,11 +98,23 @@ void SimpleConnection::connect(std::function<void()> on_ready) {
   }
   const Millis timeout = std::max(options_.connect_timeout, Millis{1});
   const std::string timeout_s = std::to_string((timeout.count() + 999) / 1000);
-  // Later keywords override what the expanded DSN (the first "dbname") set.
-  std::vector<const char*> keys = {"dbname", "options", "application_name", "connect_timeout",
+  // Keywords after the DSN (the "dbname") override what it set; those before it are
+  // defaults it may override. TCP keepalives and a user timeout find a stream whose peer
+  // vanished without a word in about 30 s, where the server's keepalives may be rare.
+  std::vector<const char*> keys = {"keepalives",       "keepalives_idle",  "keepalives_interval",
+                                   "keepalives_count", "tcp_user_timeout", "dbname",
+                                   "options",          "application_name", "connect_timeout",
                                    "client_encoding"};
-  std::vector<const char*> values = {options_.dsn.c_str(), session_options->c_str(), "readthru-cdc",
-                                     timeout_s.c_str(), "UTF8"};
+  std::vector<const char*> values = {"1",
+                                     "10",
+                                     "5",
+                                     "3",
+                                     "30000",
+                                     options_.dsn.c_str(),
+                                     session_options->c_str(),
+                                     "readthru-cdc",
+                                     timeout_s.c_str(),
+                                     "UTF8"};
   if (options_.replication) {
     keys.push_back("replication");
     values.push_back("database");
