@@ -85,7 +85,9 @@ struct ReadThrough::Fill {
   Clock::time_point wait_until;
   Millis poll = kFirstPoll;
   int replies = 0;
-  resp::Value step[2];  // SET state NX GET, read
+  resp::Value step[3];  // SET state NX GET, read, and the tag epoch when it is needed
+  // The tag epoch when the lease step ran (keyspaces with result-column tags; see tags.cpp).
+  std::optional<std::int64_t> tag_epoch;
   std::optional<boost::asio::steady_timer> timer;
 };
 
@@ -126,12 +128,15 @@ void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
 
 void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
   fill->replies = 0;
-  auto collect = [this, fill](int i) {
-    return [this, fill, i](resp::Value v) {
+  const bool epoch = fill->ks->hasColumnTags();
+  auto collect = [this, fill, epoch](int i) {
+    return [this, fill, i, epoch](resp::Value v) {
       fill->step[i] = std::move(v);
-      if (++fill->replies == 2) afterLease(fill);
+      if (++fill->replies == (epoch ? 3 : 2)) afterLease(fill);
     };
   };
+  // Read before the load, in parallel with the lease step (another node, usually).
+  if (epoch) send({"GET", std::string(kTagEpochKey)}, collect(2));
   // nil: the lease is ours; "none": the database had no row; "lease:...": another load.
   send({"SET", fill->state_key, fill->lease, "NX", "PX",
         std::to_string(options_.lease_time.count()), "GET"},
@@ -143,6 +148,7 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
   resp::Value& state = fill->step[0];
   resp::Value& read = fill->step[1];
   fill->leased = state.type == resp::Type::kNil;
+  fill->tag_epoch = tagEpoch(fill->step[2]);
   if (found(read)) {  // filled by someone else since our first read
     batcher(*fill->ks).unexpect();
     release(*fill);
@@ -159,7 +165,7 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
   if (fill->leased) {
     // Tags that need only the key are recorded before the load: a tag invalidation from
     // now on finds this key and drops our lease, so an older row can never be stored.
-    recordTags(*fill->ks, fill->logical, fill->key, nullptr, [this, fill](bool ok) {
+    recordTags(*fill->ks, fill->logical, fill->key, nullptr, std::nullopt, [this, fill](bool ok) {
       fill->no_store = !ok;
       load(fill);
     });
@@ -212,7 +218,7 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
       return;
     }
     auto shared_rows = std::make_shared<RowSet>(std::move(*rows));
-    recordTags(*fill->ks, fill->logical, fill->key, shared_rows.get(),
+    recordTags(*fill->ks, fill->logical, fill->key, shared_rows.get(), fill->tag_epoch,
                [this, fill, shared_rows, loaded = std::move(loaded)](bool ok) {
                  fill->no_store = fill->no_store || !ok;
                  store(fill, loaded);

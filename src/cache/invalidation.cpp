@@ -19,6 +19,10 @@ constexpr auto kProgressEvery = std::chrono::seconds(5);
 
 // Puts a renamed-away tag set back when its invalidation failed, so that a retry finds
 // its members: the union with whatever was tagged meanwhile, with the longer TTL.
+constexpr const char* kRaiseMarkScript =
+    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 "
+    "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end "
+    "return 1";
 constexpr const char* kRestoreTagScript =
     "local t1 = redis.call('PTTL', KEYS[1]) local t2 = redis.call('PTTL', KEYS[2]) "
     "redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2]) redis.call('DEL', KEYS[2]) "
@@ -106,6 +110,10 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
     std::optional<resp::Value> error;
     ReplyCallback done;
   };
+  if (tags.empty()) {
+    done(resp::Value::fromInteger(0));
+    return;
+  }
   auto gather = std::make_shared<Gather>();
   gather->remaining = tags.size();
   gather->done = std::move(done);
@@ -116,46 +124,70 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
     gather->done(gather->error ? std::move(*gather->error)
                                : resp::Value::fromInteger(gather->removed));
   };
-  for (const std::string& tag : tags) {
-    bump(stats_.invalidations_tag);
-    counted(source);
-    // RENAME takes the set as it is now; fills that tag a key from here on start a new set
-    // that this invalidation does not touch (their loads began after it).
-    std::string set = tagKey(tag);
-    std::string gone = tagGoneKey(tag, options_.instance + ":" + std::to_string(++next_token_));
-    send({"RENAME", set, gone}, [this, set, gone, finish](resp::Value v) mutable {
-      if (v.isError()) {
-        // No set: no key carries the tag (or they all expired).
-        finish(v.str.find("no such key") != std::string::npos ? resp::Value::fromInteger(0)
-                                                              : std::move(v));
-        return;
-      }
-      send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {
-        if (!members.isArray()) {
-          restoreTag(set, gone);
-          finish(std::move(members));
+  // One epoch for the whole call, drawn before any tag's RENAME.
+  send({"INCR", std::string(kTagEpochKey)}, [this, tags = std::move(tags), source, gather,
+                                             finish](resp::Value drawn) mutable {
+    if (drawn.type != resp::Type::kInteger) {
+      gather->remaining = 1;
+      finish(drawn.isError() ? std::move(drawn)
+                             : resp::Value::error("ERR readthru: bad INCR reply"));
+      return;
+    }
+    const std::string epoch = std::to_string(drawn.integer);
+    for (const std::string& tag : tags) {
+      bump(stats_.invalidations_tag);
+      counted(source);
+      // RENAME takes the set as it is now; fills that tag a key from here on start a new set
+      // that this invalidation does not touch (their loads began after it).
+      std::string set = tagKey(tag);
+      std::string gone = tagGoneKey(tag, options_.instance + ":" + std::to_string(++next_token_));
+      // The mark first, on the same connection: a fill that records this tag after the
+      // RENAME finds it (tags.cpp). Only ever raised, so concurrent invalidations keep the
+      // highest epoch.
+      // Its reply comes before the RENAME's (same connection); a mark that failed fails the
+      // tag, so that the caller retries.
+      auto marked = std::make_shared<std::optional<resp::Value>>();
+      send({"EVAL", kRaiseMarkScript, "1", tagMarkKey(tag), epoch,
+            std::to_string(2 * options_.lease_time.count())},
+           [marked](resp::Value v) {
+             if (v.isError()) *marked = std::move(v);
+           });
+      auto tag_done = [marked, finish](resp::Value v) mutable {
+        finish(*marked && !v.isError() ? std::move(**marked) : std::move(v));
+      };
+      send({"RENAME", set, gone}, [this, set, gone, finish = tag_done](resp::Value v) mutable {
+        if (v.isError()) {
+          // No set: no key carries the tag (or they all expired).
+          finish(v.str.find("no such key") != std::string::npos ? resp::Value::fromInteger(0)
+                                                                : std::move(v));
           return;
         }
-        std::vector<std::string> keys, states;
-        for (resp::Value& m : members.elements) {
-          flights_.invalidate(m.str);
-          bump(stats_.invalidated_keys);
-          states.push_back(stateKey(m.str));
-          keys.push_back(std::move(m.str));
-        }
-        unlinkWithStates(std::move(keys), std::move(states), 0,
-                         [this, set, gone, finish](resp::Value r) mutable {
-                           if (r.isError()) {
-                             restoreTag(set, gone);  // so that a retry finds the members
-                           } else {
-                             send({"UNLINK", gone}, [](resp::Value) {});
-                           }
-                           finish(std::move(r));
-                         });
+        send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {
+          if (!members.isArray()) {
+            restoreTag(set, gone);
+            finish(std::move(members));
+            return;
+          }
+          std::vector<std::string> keys, states;
+          for (resp::Value& m : members.elements) {
+            flights_.invalidate(m.str);
+            bump(stats_.invalidated_keys);
+            states.push_back(stateKey(m.str));
+            keys.push_back(std::move(m.str));
+          }
+          unlinkWithStates(std::move(keys), std::move(states), 0,
+                           [this, set, gone, finish](resp::Value r) mutable {
+                             if (r.isError()) {
+                               restoreTag(set, gone);  // so that a retry finds the members
+                             } else {
+                               send({"UNLINK", gone}, [](resp::Value) {});
+                             }
+                             finish(std::move(r));
+                           });
+        });
       });
-    });
-  }
-  if (tags.empty()) gather->done(resp::Value::fromInteger(0));
+    }
+  });
 }
 
 void ReadThrough::restoreTag(const std::string& set, const std::string& gone) {

@@ -51,6 +51,12 @@ class Keyspace {
     bool from_captures = false;
   };
   const std::vector<Tag>& tags() const { return tags_; }
+  bool hasColumnTags() const {
+    for (const Tag& t : tags_) {
+      if (!t.from_captures) return true;
+    }
+    return false;
+  }
 
   State state() const { return state_.load(std::memory_order_acquire); }
   // Why the database rejected this rule (empty unless kFailed).

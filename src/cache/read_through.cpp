@@ -229,6 +229,7 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_refreshes", get(stats_.refreshes)},
           {"readthru_tags_recorded", get(stats_.tags_recorded)},
           {"readthru_tag_record_errors", get(stats_.tag_record_errors)},
+          {"readthru_tag_fills_raced", get(stats_.tag_fills_raced)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

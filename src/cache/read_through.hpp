@@ -91,7 +91,8 @@ class ReadThrough : public CounterSource {
         singleflight_joins{0}, lease_waits{0}, lease_takeovers{0}, store_errors{0},
         values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0},
         fills_rejected{0}, invalidations_key{0}, invalidations_tag{0}, invalidations_keyspace{0},
-        invalidations_pattern{0}, refreshes{0}, tags_recorded{0}, tag_record_errors{0};
+        invalidations_pattern{0}, refreshes{0}, tags_recorded{0}, tag_record_errors{0},
+        tag_fills_raced{0};
     std::atomic<std::uint64_t> by_source[3]{};  // by InvalidationSource
   };
   struct Sweep;
@@ -119,8 +120,10 @@ class ReadThrough : public CounterSource {
   // the load, `rows` null; those that need result columns after it), then runs `next`
   // with false when Redis refused: such a key must be served but not stored, or it
   // would survive its tag's invalidation.
+  // `epoch` is the tag epoch read before the load (nullopt: not read, or unreadable).
   void recordTags(const Keyspace& ks, const std::string& logical, const std::string& key,
-                  const RowSet* rows, std::function<void(bool)> next);
+                  const RowSet* rows, std::optional<std::int64_t> epoch,
+                  std::function<void(bool)> next);
 
   // invalidation.cpp
   void sweep(std::string what, std::string glob, std::string state_glob, const KeyPattern* only,

@@ -1,6 +1,7 @@
 #include "cache/side_keys.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 
 #include "command/key_slot.hpp"
@@ -63,6 +64,23 @@ std::string tagGoneKey(std::string_view tag, std::string_view token) {
   out += ':';
   out += tag;
   return out;
+}
+
+std::string tagMarkKey(std::string_view tag) {
+  std::string out = "readthru:tag:{";
+  out += slotTag(command::keyHashSlot(tag));
+  out += "}:mark:";
+  out += tag;
+  return out;
+}
+
+std::optional<std::int64_t> tagEpoch(const resp::Value& v) {
+  if (v.type == resp::Type::kNil) return 0;
+  if (v.type != resp::Type::kBulk) return std::nullopt;
+  std::int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.str.data(), v.str.data() + v.str.size(), n);
+  if (ec != std::errc{} || p != v.str.data() + v.str.size()) return std::nullopt;
+  return n;
 }
 
 std::optional<std::string_view> dataKeyOfState(std::string_view state) {

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "resp/value.hpp"
+
 namespace readthru::cache {
 
 std::string stateKey(std::string_view key);
@@ -26,6 +28,13 @@ std::string stateKey(std::string_view key);
 // and are not lost.
 std::string tagKey(std::string_view tag);
 std::string tagGoneKey(std::string_view tag, std::string_view token);
+// Set by a tag invalidation before its RENAME, for two lease times, to the tag epoch it
+// drew (see tags.cpp).
+std::string tagMarkKey(std::string_view tag);
+// One counter for the whole cluster: every tag invalidation draws the next value.
+inline constexpr std::string_view kTagEpochKey = "readthru:tag-epoch";
+// The integer a GET of kTagEpochKey or a mark answered (0 for nil); nullopt on an error.
+std::optional<std::int64_t> tagEpoch(const resp::Value& v);
 
 // The data key a state key belongs to, or nullopt when `state` is not a state key.
 std::optional<std::string_view> dataKeyOfState(std::string_view state);

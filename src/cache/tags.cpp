@@ -40,7 +40,8 @@ std::optional<std::string> renderTag(const KeyPattern& tmpl, const Keyspace& ks,
 }  // namespace
 
 void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, const std::string& key,
-                             const RowSet* rows, std::function<void(bool)> next) {
+                             const RowSet* rows, std::optional<std::int64_t> epoch,
+                             std::function<void(bool)> next) {
   std::vector<std::string_view> caps;
   ks.pattern().match(logical, caps);
   std::set<std::string> tags;
@@ -59,21 +60,44 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
   }
   // The set outlives every key recorded in it: a key's TTL starts at its fill, after this.
   const std::string ttl = std::to_string((ks.cfg().ttl + options_.lease_time).count());
-  auto remaining = std::make_shared<std::size_t>(tags.size());
-  auto ok = std::make_shared<bool>(true);
-  auto step = [this, remaining, ok, next = std::move(next)](resp::Value v) {
-    if (v.isError()) *ok = false;
-    if (--*remaining > 0) return;
-    if (!*ok) bump(stats_.tag_record_errors);
-    next(*ok);
+  struct Gather {
+    std::size_t remaining = 0;
+    bool error = false;
+    bool raced = false;
+  };
+  auto gather = std::make_shared<Gather>();
+  const bool after_load = rows != nullptr;
+  gather->remaining = tags.size() * (after_load ? 2 : 1);
+  auto step = [this, gather, epoch, next = std::move(next)](bool mark, resp::Value v) {
+    if (v.isError()) gather->error = true;
+    if (mark) {
+      // Raced: the tag was invalidated after this load began (a later epoch), or we cannot
+      // tell (an epoch we could not read).
+      const auto marked = tagEpoch(v);
+      if (!marked || (*marked > 0 && (!epoch || *marked > *epoch))) gather->raced = true;
+    }
+    if (--gather->remaining > 0) return;
+    if (gather->error) bump(stats_.tag_record_errors);
+    if (gather->raced) bump(stats_.tag_fills_raced);
+    next(!gather->error && !gather->raced);
   };
   for (const std::string& tag : tags) {
     const std::string set = tagKey(tag);
     bump(stats_.tags_recorded);
-    send({"SADD", set, key}, step);
+    send({"SADD", set, key}, [step](resp::Value v) { step(false, std::move(v)); });
     // NX sets a first TTL; GT only ever lengthens it (another keyspace may share the tag).
     send({"PEXPIRE", set, ttl, "NX"}, [](resp::Value) {});
     send({"PEXPIRE", set, ttl, "GT"}, [](resp::Value) {});
+    // A tag known only after the load may have been invalidated while we loaded, before
+    // our SADD: its RENAME then took a set without this key. Such an invalidation first
+    // draws a tag epoch (INCR of one cluster-wide counter) and leaves it as the tag's mark
+    // for two lease times (longer than a load can hold its lease). The fill read the epoch
+    // before its load; a mark above it means the invalidation came after the load began,
+    // so the fill serves what it read but does not store it. Same slot, same connection:
+    // the mark is read after the SADD.
+    if (after_load) {
+      send({"GET", tagMarkKey(tag)}, [step](resp::Value v) { step(true, std::move(v)); });
+    }
   }
 }
 

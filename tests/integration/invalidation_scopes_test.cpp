@@ -31,6 +31,10 @@ std::string itemRules(int version) {
          keyspaceRule(
              "name", kTag + ":name:<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
              "    params: [id]\n    format: value\n    ttl: 60s\n    negative_ttl: 60s\n") +
+         keyspaceRule(
+             "slowtag", kTag + ":slowtag:<id>",
+             "SELECT v, team FROM " + kTable + " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL",
+             "    params: [id]\n    ttl: 60s\n    tags: [\"" + kTag + "-st:<team>\"]\n") +
          keyspaceRule("slow", kTag + ":slow:<id>",
                       "SELECT v FROM " + kTable + " WHERE id = $1 AND pg_sleep(0.4) IS NOT NULL",
                       "    params: [id]\n    format: value\n    ttl: 60s\n");
@@ -72,8 +76,9 @@ TEST_F(InvalidationScopes, TagFromAColumnRemovesEveryKeyCarryingItAcrossSlots) {
   }
   // The tag's set went with it: a second invalidation finds nothing.
   EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", kTag + "-team:1"})), "(integer) 0");
-  // Reloaded keys are tagged again.
+  // A key loaded after the invalidation is stored and tagged again.
   ASSERT_NE(show(c.call({"GET", key("item:4")})), "(nil)");
+  EXPECT_EQ(show(c.call({"EXISTS", key("item:4")})), "(integer) 1");
   EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", kTag + "-team:1", kTag + "-team:2"})),
             "(integer) 11");  // item:4, and team 2's ten keys
 }
@@ -116,6 +121,29 @@ TEST_F(InvalidationScopes, AKeyspaceSweepStopsALoadAlreadyInFlight) {
   EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "KEYSPACE", "slow"})), "(integer) 0");
   EXPECT_EQ(show(reader.read()), "v5");                       // the client that asked is answered
   EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 0");  // but nothing was stored
+}
+
+TEST_F(InvalidationScopes, ATagInvalidatedDuringTheLoadOfAKeyItWillCarryIsNotLost) {
+  // The tag comes from a result column, so it can only be recorded after the load; the
+  // invalidation runs before that, and finds no key under the tag.
+  Client reader(proc_->port());
+  Client admin(proc_->port());
+  const std::string k = key("slowtag:7");  // team 1
+  reader.send({"GET", k});
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "TAG", kTag + "-st:1"})), "(integer) 0");
+  EXPECT_NE(show(reader.read()).find("\"v7\""), std::string::npos);
+  EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 0");  // served, not stored
+  const auto raced = [&] {
+    return infoInteger(admin.call({"INFO", "readthru"}).str, "readthru_tag_fills_raced")
+        .value_or(0);
+  };
+  EXPECT_GE(raced(), 1);
+  // A key whose tag was not invalidated is stored as usual.
+  const auto before = raced();
+  ASSERT_NE(show(reader.call({"GET", key("slowtag:8")})), "(nil)");  // team 2
+  EXPECT_EQ(show(admin.call({"EXISTS", key("slowtag:8")})), "(integer) 1");
+  EXPECT_EQ(raced(), before);
 }
 
 TEST_F(InvalidationScopes, SweepsTouchOnlyWhatTheyName) {
