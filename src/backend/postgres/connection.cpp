@@ -3,9 +3,9 @@
 #include <libpq-fe.h>
 
 #include <boost/asio/post.hpp>
-#include <cstring>
 
 #include "backend/postgres/row_conversion.hpp"
+#include "backend/postgres/session.hpp"
 #include "common/log.hpp"
 
 namespace readthru::backend::postgres {
@@ -23,27 +23,13 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-// The server settings every session gets, after the user's own `options` from the DSN
-// (for a repeated -c the server keeps the last, so ours win). Read-only by default so a
-// rule cannot write; formats fixed because row_conversion parses them.
+// Read-only by default so that a rule cannot write; the value formats row_conversion
+// parses.
 Result<std::string> serverOptions(const ConnectionOptions& o) {
-  char* err = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(o.dsn.c_str(), &err);
-  if (parsed == nullptr) {
-    std::string reason = err != nullptr ? oneLine(err) : "out of memory";
-    if (err != nullptr) PQfreemem(err);
-    return Error{"invalid dsn: " + reason};
-  }
-  std::string options;
-  for (const PQconninfoOption* opt = parsed; opt->keyword != nullptr; ++opt) {
-    if (std::strcmp(opt->keyword, "options") == 0 && opt->val != nullptr) options = opt->val;
-  }
-  PQconninfoFree(parsed);
-  if (!options.empty()) options += ' ';
-  options += "-c default_transaction_read_only=on -c statement_timeout=" +
-             std::to_string(std::max<std::int64_t>(0, o.statement_timeout.count())) +
-             " -c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex";
-  return options;
+  return sessionOptions(
+      o.dsn, "-c default_transaction_read_only=on -c statement_timeout=" +
+                 std::to_string(std::max<std::int64_t>(0, o.statement_timeout.count())) + " " +
+                 kValueFormats);
 }
 
 }  // namespace
@@ -105,17 +91,7 @@ void Connection::connect() {
   waitConnect(/*for_read=*/false);  // libpq: start as if PQconnectPoll said POLLING_WRITING
 }
 
-// Points the descriptor at PQsocket(). During connect libpq may close its socket and open
-// another (next host, SSL fallback), possibly with the same number, so the descriptor is
-// re-registered every time rather than compared.
-bool Connection::watchSocket() {
-  if (socket_.is_open()) socket_.release();
-  const int fd = PQsocket(conn_.get());
-  if (fd < 0) return false;
-  boost::system::error_code ec;
-  socket_.assign(fd, ec);
-  return !ec;
-}
+bool Connection::watchSocket() { return postgres::watchSocket(socket_, conn_.get()); }
 
 void Connection::waitConnect(bool for_read) {
   if (!watchSocket()) {

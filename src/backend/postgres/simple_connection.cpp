@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <cstring>
 
 #include "backend/postgres/row_conversion.hpp"
+#include "backend/postgres/session.hpp"
 
 namespace readthru::backend::postgres {
 namespace asio = boost::asio;
@@ -24,29 +24,15 @@ struct FreeMem {
 };
 using LibpqString = std::unique_ptr<char, FreeMem>;
 
-// The user's own `options` from the DSN, then ours (for a repeated -c the server keeps the
-// last). pgoutput sends values in text form made by the walsender's session, so it gets the
-// same formats as the loader's sessions: a value changed in the database then reads the same
-// as the value loaded from it.
-Result<std::string> sessionOptions(const std::string& dsn, Millis statement_timeout) {
-  char* err = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &err);
-  if (parsed == nullptr) {
-    std::string reason = err != nullptr ? oneLine(err) : "out of memory";
-    if (err != nullptr) PQfreemem(err);
-    return Error{"invalid dsn: " + reason};
-  }
-  std::string options;
-  for (const PQconninfoOption* opt = parsed; opt->keyword != nullptr; ++opt) {
-    if (std::strcmp(opt->keyword, "options") == 0 && opt->val != nullptr) options = opt->val;
-  }
-  PQconninfoFree(parsed);
-  if (!options.empty()) options += ' ';
-  options += "-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex";
+// pgoutput sends values in text form made by the walsender's session, so it gets the same
+// formats as the loader's sessions: a value changed in the database then reads the same as
+// the value loaded from it.
+Result<std::string> sessionSettings(const std::string& dsn, Millis statement_timeout) {
+  std::string settings = kValueFormats;
   if (statement_timeout.count() > 0) {
-    options += " -c statement_timeout=" + std::to_string(statement_timeout.count());
+    settings += " -c statement_timeout=" + std::to_string(statement_timeout.count());
   }
-  return options;
+  return sessionOptions(dsn, settings);
 }
 
 SimpleConnection::Rows rowsOf(const PGresult* res) {
@@ -91,7 +77,7 @@ void SimpleConnection::connect(std::function<void()> on_ready) {
   if (state_ != State::kIdle) return;
   on_ready_ = std::move(on_ready);
   state_ = State::kConnecting;
-  auto session_options = sessionOptions(options_.dsn, options_.statement_timeout);
+  auto session_options = sessionSettings(options_.dsn, options_.statement_timeout);
   if (!session_options) {
     fail(session_options.error().message);
     return;
@@ -137,16 +123,7 @@ void SimpleConnection::connect(std::function<void()> on_ready) {
   waitConnect(/*for_read=*/false);  // libpq: start as if PQconnectPoll said POLLING_WRITING
 }
 
-// During connect libpq may close its socket and open another (next host, SSL fallback),
-// possibly with the same number, so the descriptor is re-registered every time.
-bool SimpleConnection::watchSocket() {
-  if (socket_.is_open()) socket_.release();
-  const int fd = PQsocket(conn_.get());
-  if (fd < 0) return false;
-  boost::system::error_code ec;
-  socket_.assign(fd, ec);
-  return !ec;
-}
+bool SimpleConnection::watchSocket() { return postgres::watchSocket(socket_, conn_.get()); }
 
 void SimpleConnection::waitConnect(bool for_read) {
   if (!watchSocket()) {
