@@ -46,33 +46,27 @@ std::string stateKey(std::string_view key) {
   return out;
 }
 
-// The slot comes from the whole tag, through a slot tag of ours: a tag's own text may be
-// empty or hold '{' or '}', which would cut a hash tag short.
-std::string tagKey(std::string_view tag) {
+namespace {
+
+// "readthru:tag:{<slot tag>}:": the slot comes from the whole tag, through a slot tag of
+// ours, because a tag's own text may be empty or hold '{' or '}', which would cut a hash
+// tag short. Every key kept for one tag starts so, and shares its slot.
+std::string tagPrefix(std::string_view tag) {
   std::string out = "readthru:tag:{";
   out += slotTag(command::keyHashSlot(tag));
   out += "}:";
-  out += tag;
   return out;
 }
+
+}  // namespace
+
+std::string tagKey(std::string_view tag) { return tagPrefix(tag).append(tag); }
 
 std::string tagGoneKey(std::string_view tag, std::string_view token) {
-  std::string out = "readthru:tag:{";
-  out += slotTag(command::keyHashSlot(tag));
-  out += "}:gone:";
-  out += token;
-  out += ':';
-  out += tag;
-  return out;
+  return tagPrefix(tag).append("gone:").append(token).append(":").append(tag);
 }
 
-std::string tagMarkKey(std::string_view tag) {
-  std::string out = "readthru:tag:{";
-  out += slotTag(command::keyHashSlot(tag));
-  out += "}:mark:";
-  out += tag;
-  return out;
-}
+std::string tagMarkKey(std::string_view tag) { return tagPrefix(tag).append("mark:").append(tag); }
 
 std::optional<std::int64_t> tagEpoch(const resp::Value& v) {
   if (v.type == resp::Type::kNil) return 0;
