@@ -11,6 +11,7 @@
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 
@@ -19,18 +20,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A leader may need a lease time to take over.
+constexpr auto kWait = 20s;
+
 const std::string kTag = "cdc" + std::to_string(::getpid());
 const std::string kItems = kTag + "_items";
 const std::string kMembers = kTag + "_members";
-
-// Waits up to 20 s for `ok` (a leader may need a lease time to take over).
-bool eventually(const std::function<bool()>& ok) {
-  for (int i = 0; i < 400; ++i) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ok();
-}
 
 std::string config() {
   return "postgres:\n  dsn: \"" + std::string(kPgDsn) + "\"\nkeyspaces:\n" +
@@ -62,9 +57,11 @@ class Cdc : public ::testing::Test {
     pg.exec("INSERT INTO " + kMembers + " VALUES (1, 1, 'ann'), (2, 1, 'bob'), (3, 2, 'cy')");
     proc_ = new ReadthruProcess(clusterBackend(), "", config());
     Client c(proc_->port());
-    ASSERT_TRUE(eventually([&] {
-      return infoInteger(c.call({"INFO", "readthru"}).str, "cdc_connected") == 1;
-    }));
+    ASSERT_TRUE(eventually(
+        [&] {
+          return infoInteger(c.call({"INFO", "readthru"}).str, "cdc_connected") == 1;
+        },
+        kWait));
   }
   static void TearDownTestSuite() {
     delete proc_;
@@ -99,11 +96,11 @@ TEST_F(Cdc, InsertUpdateDeleteReachTheCache) {
   ASSERT_EQ(show(c.call({"GET", item(5000)})), "(nil)");  // cached as "no row"
   Pg pg;
   pg.exec("UPDATE " + kItems + " SET v = 'changed' WHERE id = 1");
-  EXPECT_TRUE(eventually([&] { return reads(c, item(1), "changed"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(1), "changed"); }, kWait));
   pg.exec("INSERT INTO " + kItems + " VALUES (5000, 'new')");
-  EXPECT_TRUE(eventually([&] { return reads(c, item(5000), "new"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(5000), "new"); }, kWait));
   pg.exec("DELETE FROM " + kItems + " WHERE id = 5000");
-  EXPECT_TRUE(eventually([&] { return reads(c, item(5000), "(nil)"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(5000), "(nil)"); }, kWait));
 }
 
 TEST_F(Cdc, AKeyColumnChangeInvalidatesTheOldAndTheNewKey) {
@@ -111,8 +108,8 @@ TEST_F(Cdc, AKeyColumnChangeInvalidatesTheOldAndTheNewKey) {
   ASSERT_EQ(show(c.call({"GET", item(7)})), "v7");
   ASSERT_EQ(show(c.call({"GET", item(7007)})), "(nil)");
   Pg().exec("UPDATE " + kItems + " SET id = 7007 WHERE id = 7");
-  EXPECT_TRUE(eventually([&] { return reads(c, item(7), "(nil)"); }));
-  EXPECT_TRUE(eventually([&] { return reads(c, item(7007), "v7"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(7), "(nil)"); }, kWait));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(7007), "v7"); }, kWait));
 }
 
 TEST_F(Cdc, ATransactionOfManyRowsInvalidatesEveryKey) {
@@ -120,7 +117,7 @@ TEST_F(Cdc, ATransactionOfManyRowsInvalidatesEveryKey) {
   for (int id = 100; id < 300; ++id)
     ASSERT_EQ(show(c.call({"GET", item(id)})), "v" + std::to_string(id));
   Pg().exec("UPDATE " + kItems + " SET v = 'bulk' || id WHERE id >= 100 AND id < 300");
-  EXPECT_TRUE(eventually([&] { return reads(c, item(299), "bulk299"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, item(299), "bulk299"); }, kWait));
   for (int id = 100; id < 300; ++id) {
     ASSERT_EQ(show(c.call({"GET", item(id)})), "bulk" + std::to_string(id)) << id;
   }
@@ -132,19 +129,19 @@ TEST_F(Cdc, TagRulesFollowTheOldAndTheNewRow) {
   ASSERT_EQ(show(c.call({"GET", team(2)})), "cy");
   // bob moves from team 1 to team 2: both tags come from the old and the new row.
   Pg().exec("UPDATE " + kMembers + " SET team = 2 WHERE id = 2");
-  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "ann"); }));
-  EXPECT_TRUE(eventually([&] { return reads(c, team(2), "bob,cy"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "ann"); }, kWait));
+  EXPECT_TRUE(eventually([&] { return reads(c, team(2), "bob,cy"); }, kWait));
   Pg().exec("DELETE FROM " + kMembers + " WHERE id = 3");
-  EXPECT_TRUE(eventually([&] { return reads(c, team(2), "bob"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, team(2), "bob"); }, kWait));
 }
 
 TEST_F(Cdc, TruncateEmptiesTheKeyspace) {
   Client c(proc_->port());
   ASSERT_NE(show(c.call({"GET", team(1)})), "(nil)");  // whatever earlier tests left
   Pg().exec("TRUNCATE " + kMembers);
-  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "(nil)"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "(nil)"); }, kWait));
   Pg().exec("INSERT INTO " + kMembers + " VALUES (1, 1, 'ann'), (2, 1, 'bob'), (3, 2, 'cy')");
-  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "ann,bob"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c, team(1), "ann,bob"); }, kWait));
 }
 
 TEST_F(Cdc, AKillBetweenCommitAndInvalidationLosesNothing) {
@@ -163,7 +160,7 @@ TEST_F(Cdc, AKillBetweenCommitAndInvalidationLosesNothing) {
   delete proc_;
   proc_ = new ReadthruProcess(clusterBackend(), "", config());
   Client c2(proc_->port());
-  EXPECT_TRUE(eventually([&] { return reads(c2, item(20), "after-crash"); }));
+  EXPECT_TRUE(eventually([&] { return reads(c2, item(20), "after-crash"); }, kWait));
 }
 
 TEST_F(Cdc, TwoInstancesOneLeaderAndATakeover) {
@@ -176,10 +173,10 @@ TEST_F(Cdc, TwoInstancesOneLeaderAndATakeover) {
   EXPECT_EQ(leader(a) + leader(b), 1);
   ASSERT_EQ(leader(a), 1);  // the first instance has held it all along
   proc_->stop(/*kill=*/true);
-  EXPECT_TRUE(eventually([&] { return leader(b) == 1; }));
+  EXPECT_TRUE(eventually([&] { return leader(b) == 1; }, kWait));
   ASSERT_EQ(show(b.call({"GET", item(30)})), "v30");
   Pg().exec("UPDATE " + kItems + " SET v = 'second' WHERE id = 30");
-  EXPECT_TRUE(eventually([&] { return reads(b, item(30), "second"); }));
+  EXPECT_TRUE(eventually([&] { return reads(b, item(30), "second"); }, kWait));
   delete proc_;
   proc_ = new ReadthruProcess(clusterBackend(), "", config());
 }

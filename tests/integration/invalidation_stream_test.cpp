@@ -11,6 +11,7 @@
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 
@@ -19,17 +20,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The stream is polled every 100 ms.
+constexpr auto kWait = 10s;
+
 const std::string kTag = "ist" + std::to_string(::getpid());
 const std::string kTable = kTag + "_items";
-
-// Waits up to 10 s for `ok`; the stream is polled every 100 ms.
-bool eventually(const std::function<bool()>& ok) {
-  for (int i = 0; i < 200; ++i) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ok();
-}
 
 class InvalidationStream : public ::testing::Test {
  protected:
@@ -62,21 +57,23 @@ TEST_F(InvalidationStream, KeyTagAndKeyspaceEntriesAreAppliedAndAcknowledged) {
 
   ASSERT_TRUE(c.call({"XADD", stream, "*", "key", key(1), "key", key(2)}).type ==
               resp::Type::kBulk);
-  EXPECT_TRUE(eventually([&] { return gone(c, key(1)) && gone(c, key(2)); }));
+  EXPECT_TRUE(eventually([&] { return gone(c, key(1)) && gone(c, key(2)); }, kWait));
   EXPECT_EQ(show(c.call({"EXISTS", key(3)})), "(integer) 1");
 
   c.call({"XADD", stream, "*", "tag", kTag + "-team:1"});  // odd ids: 3, 5, 7, 9 remain
-  EXPECT_TRUE(eventually([&] { return gone(c, key(3)) && gone(c, key(9)); }));
+  EXPECT_TRUE(eventually([&] { return gone(c, key(3)) && gone(c, key(9)); }, kWait));
   EXPECT_EQ(show(c.call({"EXISTS", key(4)})), "(integer) 1");
 
   // A bad entry is skipped and acknowledged; the entry after it still applies.
   c.call({"XADD", stream, "*", "colour", "red"});
   c.call({"XADD", stream, "*", "keyspace", "nope"});
   c.call({"XADD", stream, "*", "keyspace", "item"});
-  EXPECT_TRUE(eventually([&] { return gone(c, key(4)) && gone(c, key(10)); }));
-  EXPECT_TRUE(eventually([&] {
-    return show(c.call({"XPENDING", stream, "rt"})).starts_with("[(integer) 0");
-  }));
+  EXPECT_TRUE(eventually([&] { return gone(c, key(4)) && gone(c, key(10)); }, kWait));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return show(c.call({"XPENDING", stream, "rt"})).starts_with("[(integer) 0");
+      },
+      kWait));
   const auto info = c.call({"INFO", "readthru"}).str;
   EXPECT_EQ(infoInteger(info, "stream_entries_applied"), 4);
   EXPECT_EQ(infoInteger(info, "stream_entries_bad"), 2);
@@ -95,7 +92,7 @@ TEST_F(InvalidationStream, TwoInstancesApplyEachEntryOnce) {
     return infoInteger(ca.call({"INFO", "readthru"}).str, "stream_entries_applied").value_or(0) +
            infoInteger(cb.call({"INFO", "readthru"}).str, "stream_entries_applied").value_or(0);
   };
-  EXPECT_TRUE(eventually([&] { return applied() == 200; })) << applied();
+  EXPECT_TRUE(eventually([&] { return applied() == 200; }, kWait)) << applied();
   std::this_thread::sleep_for(300ms);  // nothing is applied twice later either
   EXPECT_EQ(applied(), 200);
   ca.call({"DEL", stream});
@@ -117,7 +114,7 @@ TEST_F(InvalidationStream, EntriesADeadConsumerLeftPendingAreClaimed) {
   std::this_thread::sleep_for(1200ms);  // longer than claim_idle
   ReadthruProcess second(clusterBackend(), "", config(stream));
   Client c2(second.port());
-  EXPECT_TRUE(eventually([&] { return gone(c2, key(50)); }));
+  EXPECT_TRUE(eventually([&] { return gone(c2, key(50)); }, kWait));
   EXPECT_EQ(infoInteger(c2.call({"INFO", "readthru"}).str, "stream_entries_claimed"), 1);
   c2.call({"DEL", stream});
 }

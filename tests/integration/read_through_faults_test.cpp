@@ -10,6 +10,7 @@
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 #include "tcp_proxy.hpp"
@@ -35,17 +36,6 @@ std::string postgres(std::uint16_t port, const std::string& extra = "") {
 
 std::string key(const std::string& name, int id) {
   return kTag + ":" + name + ":" + std::to_string(id);
-}
-
-// Polls `fn` until it returns true or `timeout` passes.
-template <class Fn>
-bool eventually(Fn fn, std::chrono::milliseconds timeout = 15s) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return false;
 }
 
 TEST(ReadThroughFaults, DatabaseDownServesHitsFailsMissesAndRecovers) {
