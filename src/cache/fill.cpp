@@ -213,7 +213,8 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
       return;
     }
     LoadedPtr loaded = encode(*fill->ks, *rows);
-    if (loaded->kind != Loaded::Kind::kFound || !fill->redis_ok || !fill->leased) {
+    if (loaded->kind != Loaded::Kind::kFound || !fill->redis_ok || !fill->leased ||
+        !fill->ks->hasColumnTags()) {
       store(fill, std::move(loaded));
       return;
     }

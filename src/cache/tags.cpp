@@ -42,6 +42,10 @@ std::optional<std::string> renderTag(const KeyPattern& tmpl, const Keyspace& ks,
 void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, const std::string& key,
                              const RowSet* rows, std::optional<std::int64_t> epoch,
                              std::function<void(bool)> next) {
+  if (ks.tags().empty()) {  // most keyspaces: nothing to do on the miss path
+    next(true);
+    return;
+  }
   std::vector<std::string_view> caps;
   ks.pattern().match(logical, caps);
   std::set<std::string> tags;
