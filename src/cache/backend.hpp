@@ -33,6 +33,13 @@ class Backend : public CounterSource {
   // backend's business). Never throws. `done` may run before execute() returns, when the
   // answer is known at once (a malformed command, no reachable node).
   virtual void execute(Command cmd, ReplyCallback done) = 0;
+
+  // A command of readthru's own (looked up in the command table). Affinity 0 puts all of a
+  // thread's own commands to a node on one connection, so they run in the order sent.
+  void send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity = 0) {
+    const command::CommandSpec* spec = command::lookup(args);
+    execute({std::move(args), spec, affinity}, std::move(done));
+  }
 };
 
 }  // namespace readthru::cache

@@ -55,11 +55,6 @@ void CdcApplier::stop() {
   if (source_) source_->stop();
 }
 
-void CdcApplier::send(std::vector<std::string> args, ReplyCallback done) {
-  const command::CommandSpec* spec = command::lookup(args);
-  redis_.execute({std::move(args), spec, 0}, std::move(done));
-}
-
 // Every third of the lease: renew it while leading, else try to take it.
 void CdcApplier::tick() {
   if (stopped_) return;
@@ -69,27 +64,28 @@ void CdcApplier::tick() {
   if (leading_ && sent - last_streaming_ > 3 * options_.lease) {
     stepDown("no change stream from the database for " +
              std::to_string(3 * options_.lease.count()) + " ms; letting another instance try");
-    send({"EVAL", kReleaseScript, "1", leader_key_, options_.instance}, [](resp::Value) {});
+    redis_.send({"EVAL", kReleaseScript, "1", leader_key_, options_.instance}, [](resp::Value) {});
     compete_after_ = sent + 2 * options_.lease;
   }
   if (leading_) {
-    send({"EVAL", kRenewScript, "1", leader_key_, options_.instance, ms},
-         [this, sent](resp::Value v) {
-           if (stopped_ || !leading_) return;
-           if (v.type == resp::Type::kInteger && v.integer == 1) {
-             lease_until_ = sent + options_.lease;
-           } else if (v.type == resp::Type::kInteger) {
-             stepDown("the lease went to another instance");
-           } else if (Clock::now() >= lease_until_) {
-             stepDown("the lease could not be renewed: " + v.str);
-           }
-         });
+    redis_.send({"EVAL", kRenewScript, "1", leader_key_, options_.instance, ms},
+                [this, sent](resp::Value v) {
+                  if (stopped_ || !leading_) return;
+                  if (v.type == resp::Type::kInteger && v.integer == 1) {
+                    lease_until_ = sent + options_.lease;
+                  } else if (v.type == resp::Type::kInteger) {
+                    stepDown("the lease went to another instance");
+                  } else if (Clock::now() >= lease_until_) {
+                    stepDown("the lease could not be renewed: " + v.str);
+                  }
+                });
   } else if (sent >= compete_after_) {
-    send({"SET", leader_key_, options_.instance, "NX", "PX", ms}, [this, sent](resp::Value v) {
-      if (stopped_ || leading_ || v.type != resp::Type::kSimple) return;
-      lease_until_ = sent + options_.lease;
-      lead();
-    });
+    redis_.send({"SET", leader_key_, options_.instance, "NX", "PX", ms},
+                [this, sent](resp::Value v) {
+                  if (stopped_ || leading_ || v.type != resp::Type::kSimple) return;
+                  lease_until_ = sent + options_.lease;
+                  lead();
+                });
   }
   tick_timer_.expires_after(options_.lease / 3);
   tick_timer_.async_wait([this](boost::system::error_code ec) {

@@ -59,7 +59,6 @@ class CdcApplier : public CounterSource {
   void stepDown(const std::string& why);
   void onCommit(Transaction txn);
   void applyQueued();
-  void send(std::vector<std::string> args, ReplyCallback done);
 
   boost::asio::io_context& io_;
   Backend& redis_;

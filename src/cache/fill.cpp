@@ -91,13 +91,6 @@ struct ReadThrough::Fill {
   std::optional<boost::asio::steady_timer> timer;
 };
 
-void ReadThrough::send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity) {
-  const command::CommandSpec* spec = command::lookup(args);
-  // Affinity 0: all of this thread's internal commands to a node share one connection, so
-  // a fill's pipeline (SET state, GET; then SET value, DEL state) runs in the order sent.
-  redis_.execute({std::move(args), spec, affinity}, std::move(done));
-}
-
 LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
 
 void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
@@ -126,6 +119,8 @@ void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
   leaseStep(fill);
 }
 
+// Everything below goes through Backend::send with affinity 0: a fill's pipeline (SET state,
+// GET; then the fill script) runs on one connection per node, in the order sent.
 void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
   fill->replies = 0;
   const bool epoch = fill->ks->hasColumnTags();
@@ -136,12 +131,12 @@ void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
     };
   };
   // Read before the load, in parallel with the lease step (another node, usually).
-  if (epoch) send({"GET", std::string(kTagEpochKey)}, collect(2));
+  if (epoch) redis_.send({"GET", std::string(kTagEpochKey)}, collect(2));
   // nil: the lease is ours; "none": the database had no row; "lease:...": another load.
-  send({"SET", fill->state_key, fill->lease, "NX", "PX",
-        std::to_string(options_.lease_time.count()), "GET"},
-       collect(0));
-  send({fill->ks->isHash() ? "HGETALL" : "GET", fill->key}, collect(1));
+  redis_.send({"SET", fill->state_key, fill->lease, "NX", "PX",
+               std::to_string(options_.lease_time.count()), "GET"},
+              collect(0));
+  redis_.send({fill->ks->isHash() ? "HGETALL" : "GET", fill->key}, collect(1));
 }
 
 void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
@@ -302,7 +297,7 @@ void ReadThrough::fillScript(const Fill& fill, std::vector<std::string> args, Re
   if (script_sha_.empty()) {
     if (!script_load_sent_) {
       script_load_sent_ = true;
-      send({"SCRIPT", "LOAD", std::string(kFillScript)}, [this](resp::Value v) {
+      redis_.send({"SCRIPT", "LOAD", std::string(kFillScript)}, [this](resp::Value v) {
         if (v.type == resp::Type::kBulk)
           script_sha_ = std::move(v.str);
         else
@@ -311,20 +306,20 @@ void ReadThrough::fillScript(const Fill& fill, std::vector<std::string> args, Re
     }
     call[0] = "EVAL";
     call[1] = std::string(kFillScript);
-    send(std::move(call), std::move(counted));
+    redis_.send(std::move(call), std::move(counted));
     return;
   }
   auto retry = call;  // the same call as EVAL, for NOSCRIPT
   retry[0] = "EVAL";
   retry[1] = std::string(kFillScript);
-  send(std::move(call),
-       [this, retry = std::move(retry), counted = std::move(counted)](resp::Value v) mutable {
-         if (v.isError() && v.str.starts_with("NOSCRIPT")) {
-           send(std::move(retry), std::move(counted));
-           return;
-         }
-         counted(std::move(v));
-       });
+  redis_.send(std::move(call), [this, retry = std::move(retry),
+                                counted = std::move(counted)](resp::Value v) mutable {
+    if (v.isError() && v.str.starts_with("NOSCRIPT")) {
+      redis_.send(std::move(retry), std::move(counted));
+      return;
+    }
+    counted(std::move(v));
+  });
 }
 
 Millis ReadThrough::ttlWithJitter(const Keyspace& ks) {

@@ -74,11 +74,11 @@ void ReadThrough::unlinkWithStates(std::vector<std::string> keys, std::vector<st
   // The state keys go on this thread's own connection, where a load's lease step goes too.
   if (!states.empty()) {
     states.insert(states.begin(), "UNLINK");
-    send(std::move(states), [finish](resp::Value v) { finish(false, std::move(v)); });
+    redis_.send(std::move(states), [finish](resp::Value v) { finish(false, std::move(v)); });
   }
   if (!keys.empty()) {
     keys.insert(keys.begin(), "UNLINK");
-    send(
+    redis_.send(
         std::move(keys), [finish](resp::Value v) { finish(true, std::move(v)); }, affinity);
   }
 }
@@ -125,8 +125,8 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
                                : resp::Value::fromInteger(gather->removed));
   };
   // One epoch for the whole call, drawn before any tag's RENAME.
-  send({"INCR", std::string(kTagEpochKey)}, [this, tags = std::move(tags), source, gather,
-                                             finish](resp::Value drawn) mutable {
+  redis_.send({"INCR", std::string(kTagEpochKey)}, [this, tags = std::move(tags), source, gather,
+                                                    finish](resp::Value drawn) mutable {
     if (drawn.type != resp::Type::kInteger) {
       gather->remaining = 1;
       finish(drawn.isError() ? std::move(drawn)
@@ -147,51 +147,52 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
       // Its reply comes before the RENAME's (same connection); a mark that failed fails the
       // tag, so that the caller retries.
       auto marked = std::make_shared<std::optional<resp::Value>>();
-      send({"EVAL", kRaiseMarkScript, "1", tagMarkKey(tag), epoch,
-            std::to_string(2 * options_.lease_time.count())},
-           [marked](resp::Value v) {
-             if (v.isError()) *marked = std::move(v);
-           });
+      redis_.send({"EVAL", kRaiseMarkScript, "1", tagMarkKey(tag), epoch,
+                   std::to_string(2 * options_.lease_time.count())},
+                  [marked](resp::Value v) {
+                    if (v.isError()) *marked = std::move(v);
+                  });
       auto tag_done = [marked, finish](resp::Value v) mutable {
         finish(*marked && !v.isError() ? std::move(**marked) : std::move(v));
       };
-      send({"RENAME", set, gone}, [this, set, gone, finish = tag_done](resp::Value v) mutable {
-        if (v.isError()) {
-          // No set: no key carries the tag (or they all expired).
-          finish(v.str.find("no such key") != std::string::npos ? resp::Value::fromInteger(0)
-                                                                : std::move(v));
-          return;
-        }
-        send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {
-          if (!members.isArray()) {
-            restoreTag(set, gone);
-            finish(std::move(members));
-            return;
-          }
-          std::vector<std::string> keys, states;
-          for (resp::Value& m : members.elements) {
-            flights_.invalidate(m.str);
-            bump(stats_.invalidated_keys);
-            states.push_back(stateKey(m.str));
-            keys.push_back(std::move(m.str));
-          }
-          unlinkWithStates(std::move(keys), std::move(states), 0,
-                           [this, set, gone, finish](resp::Value r) mutable {
-                             if (r.isError()) {
-                               restoreTag(set, gone);  // so that a retry finds the members
-                             } else {
-                               send({"UNLINK", gone}, [](resp::Value) {});
-                             }
-                             finish(std::move(r));
-                           });
-        });
-      });
+      redis_.send(
+          {"RENAME", set, gone}, [this, set, gone, finish = tag_done](resp::Value v) mutable {
+            if (v.isError()) {
+              // No set: no key carries the tag (or they all expired).
+              finish(v.str.find("no such key") != std::string::npos ? resp::Value::fromInteger(0)
+                                                                    : std::move(v));
+              return;
+            }
+            redis_.send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {
+              if (!members.isArray()) {
+                restoreTag(set, gone);
+                finish(std::move(members));
+                return;
+              }
+              std::vector<std::string> keys, states;
+              for (resp::Value& m : members.elements) {
+                flights_.invalidate(m.str);
+                bump(stats_.invalidated_keys);
+                states.push_back(stateKey(m.str));
+                keys.push_back(std::move(m.str));
+              }
+              unlinkWithStates(std::move(keys), std::move(states), 0,
+                               [this, set, gone, finish](resp::Value r) mutable {
+                                 if (r.isError()) {
+                                   restoreTag(set, gone);  // so that a retry finds the members
+                                 } else {
+                                   redis_.send({"UNLINK", gone}, [](resp::Value) {});
+                                 }
+                                 finish(std::move(r));
+                               });
+            });
+          });
     }
   });
 }
 
 void ReadThrough::restoreTag(const std::string& set, const std::string& gone) {
-  send({"EVAL", kRestoreTagScript, "2", set, gone}, [](resp::Value) {});
+  redis_.send({"EVAL", kRestoreTagScript, "2", set, gone}, [](resp::Value) {});
 }
 
 void ReadThrough::invalidateKeyspace(const std::string& name, InvalidationSource source,
@@ -245,50 +246,51 @@ static bool sweepable(const KeyPattern* only, std::string_view key) {
 }
 
 void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
-  send({"SCAN", sw->cursor, "MATCH", sw->globs[sw->phase], "COUNT", kScanCount},
-       [this, sw](resp::Value v) {
-         if (!v.isArray() || v.elements.size() != 2 || !v.elements[1].isArray()) {
-           sw->error =
-               v.isError() ? std::move(v) : resp::Value::error("ERR readthru: bad SCAN reply");
-           sweepDone(sw);
-           return;
-         }
-         std::vector<std::string> keys, states;
-         for (resp::Value& k : v.elements[1].elements) {
-           if (sw->phase == 0) {
-             auto data = dataKeyOfState(k.str);
-             if (!data || !sweepable(sw->only, *data)) continue;
-             flights_.invalidate(std::string(*data));
-             states.push_back(std::move(k.str));
-           } else if (sweepable(sw->only, k.str)) {
-             flights_.invalidate(k.str);
-             states.push_back(stateKey(k.str));
-             keys.push_back(std::move(k.str));
-           }
-         }
-         if (!keys.empty() || !states.empty()) {
-           ++sw->pending;
-           unlinkWithStates(std::move(keys), std::move(states), 0, [this, sw](resp::Value r) {
-             if (r.isError() && !sw->error) sw->error = std::move(r);
-             if (r.type == resp::Type::kInteger) {
-               sw->removed += static_cast<std::uint64_t>(r.integer);
-               stats_.invalidated_keys.fetch_add(static_cast<std::uint64_t>(r.integer),
-                                                 std::memory_order_relaxed);
-             }
-             sweepDone(sw);
-           });
-         }
-         if (Clock::now() - sw->logged >= kProgressEvery) {
-           sw->logged = Clock::now();
-           spdlog::info("invalidating {}: {} keys removed so far", sw->what, sw->removed);
-         }
-         sw->cursor = std::move(v.elements[0].str);
-         if (sw->cursor == "0" && ++sw->phase == 2) {
-           sweepDone(sw);
-           return;
-         }
-         sweepStep(sw);
-       });
+  redis_.send(
+      {"SCAN", sw->cursor, "MATCH", sw->globs[sw->phase], "COUNT", kScanCount},
+      [this, sw](resp::Value v) {
+        if (!v.isArray() || v.elements.size() != 2 || !v.elements[1].isArray()) {
+          sw->error =
+              v.isError() ? std::move(v) : resp::Value::error("ERR readthru: bad SCAN reply");
+          sweepDone(sw);
+          return;
+        }
+        std::vector<std::string> keys, states;
+        for (resp::Value& k : v.elements[1].elements) {
+          if (sw->phase == 0) {
+            auto data = dataKeyOfState(k.str);
+            if (!data || !sweepable(sw->only, *data)) continue;
+            flights_.invalidate(std::string(*data));
+            states.push_back(std::move(k.str));
+          } else if (sweepable(sw->only, k.str)) {
+            flights_.invalidate(k.str);
+            states.push_back(stateKey(k.str));
+            keys.push_back(std::move(k.str));
+          }
+        }
+        if (!keys.empty() || !states.empty()) {
+          ++sw->pending;
+          unlinkWithStates(std::move(keys), std::move(states), 0, [this, sw](resp::Value r) {
+            if (r.isError() && !sw->error) sw->error = std::move(r);
+            if (r.type == resp::Type::kInteger) {
+              sw->removed += static_cast<std::uint64_t>(r.integer);
+              stats_.invalidated_keys.fetch_add(static_cast<std::uint64_t>(r.integer),
+                                                std::memory_order_relaxed);
+            }
+            sweepDone(sw);
+          });
+        }
+        if (Clock::now() - sw->logged >= kProgressEvery) {
+          sw->logged = Clock::now();
+          spdlog::info("invalidating {}: {} keys removed so far", sw->what, sw->removed);
+        }
+        sw->cursor = std::move(v.elements[0].str);
+        if (sw->cursor == "0" && ++sw->phase == 2) {
+          sweepDone(sw);
+          return;
+        }
+        sweepStep(sw);
+      });
 }
 
 void ReadThrough::sweepDone(const std::shared_ptr<Sweep>& sw) {

@@ -130,19 +130,19 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
 // a miss.
 void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string field,
                            ReplyCallback done) {
-  send({"EXISTS", ks.physicalKey(key)},
-       [this, &ks, key, field = std::move(field), done = std::move(done)](resp::Value v) mutable {
-         if (v.type == resp::Type::kInteger && v.integer == 1) {
-           bump(stats_.hits);
-           done(resp::Value::nil());
-           return;
-         }
-         bump(stats_.misses);
-         fetch(ks, std::move(key), !v.isError(),
-               [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
-                 done(reply(Read::kHGet, field, *loaded));
-               });
-       });
+  redis_.send({"EXISTS", ks.physicalKey(key)}, [this, &ks, key, field = std::move(field),
+                                                done = std::move(done)](resp::Value v) mutable {
+    if (v.type == resp::Type::kInteger && v.integer == 1) {
+      bump(stats_.hits);
+      done(resp::Value::nil());
+      return;
+    }
+    bump(stats_.misses);
+    fetch(ks, std::move(key), !v.isError(),
+          [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
+            done(reply(Read::kHGet, field, *loaded));
+          });
+  });
 }
 
 // One MGET for every key (the backend splits it by slot), then a load for each managed

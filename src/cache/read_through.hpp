@@ -137,8 +137,6 @@ class ReadThrough : public CounterSource {
   void sweepDone(const std::shared_ptr<Sweep>& sw);
   void counted(InvalidationSource source) { bump(stats_.by_source[static_cast<int>(source)]); }
 
-  // A command of readthru's own; `affinity` 0 keeps all of them on one connection per node.
-  void send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity = 0);
   void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
   LoadBatcher& batcher(const Keyspace& ks);
 

@@ -40,11 +40,6 @@ void StreamConsumer::stop() {
   timer_.cancel();
 }
 
-void StreamConsumer::send(std::vector<std::string> args, ReplyCallback done) {
-  const command::CommandSpec* spec = command::lookup(args);
-  redis_.execute({std::move(args), spec, 0}, std::move(done));
-}
-
 void StreamConsumer::later(Millis delay, void (StreamConsumer::*step)()) {
   if (stopped_) return;
   timer_.expires_after(delay);
@@ -56,18 +51,19 @@ void StreamConsumer::later(Millis delay, void (StreamConsumer::*step)()) {
 // From id 0: entries written before the group existed are invalidations too, and
 // applying one twice is harmless.
 void StreamConsumer::createGroup() {
-  send({"XGROUP", "CREATE", options_.key, options_.group, "0", "MKSTREAM"}, [this](resp::Value v) {
-    if (v.isError() && !v.str.starts_with("BUSYGROUP")) {
-      if (v.str != last_error_) {
-        spdlog::warn("invalidation stream '{}': cannot create group: {}", options_.key, v.str);
-        last_error_ = v.str;
-      }
-      bump(errors_);
-      later(kRetry, &StreamConsumer::createGroup);
-      return;
-    }
-    read();
-  });
+  redis_.send(
+      {"XGROUP", "CREATE", options_.key, options_.group, "0", "MKSTREAM"}, [this](resp::Value v) {
+        if (v.isError() && !v.str.starts_with("BUSYGROUP")) {
+          if (v.str != last_error_) {
+            spdlog::warn("invalidation stream '{}': cannot create group: {}", options_.key, v.str);
+            last_error_ = v.str;
+          }
+          bump(errors_);
+          later(kRetry, &StreamConsumer::createGroup);
+          return;
+        }
+        read();
+      });
 }
 
 void StreamConsumer::read() {
@@ -76,9 +72,9 @@ void StreamConsumer::read() {
     claim();
     return;
   }
-  send({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-        std::to_string(options_.batch), "STREAMS", options_.key, own_pending_ ? "0" : ">"},
-       [this](resp::Value v) { onRead(std::move(v)); });
+  redis_.send({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
+               std::to_string(options_.batch), "STREAMS", options_.key, own_pending_ ? "0" : ">"},
+              [this](resp::Value v) { onRead(std::move(v)); });
 }
 
 void StreamConsumer::onRead(resp::Value v) {
@@ -151,7 +147,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
     failing_id_.clear();
     std::vector<std::string> ack{"XACK", options_.key, options_.group};
     ack.insert(ack.end(), batch->ids.begin(), batch->ids.end());
-    send(std::move(ack), [this, full](resp::Value) {
+    redis_.send(std::move(ack), [this, full](resp::Value) {
       if (stopped_) return;
       if (full || own_pending_) {
         read();
@@ -213,17 +209,17 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
 // Entries another consumer read and never acknowledged (it died) become ours; the next
 // read of our own pending entries applies them.
 void StreamConsumer::claim() {
-  send({"XAUTOCLAIM", options_.key, options_.group, options_.consumer,
-        std::to_string(options_.claim_idle.count()), "0-0", "COUNT", std::to_string(options_.batch),
-        "JUSTID"},
-       [this](resp::Value v) {
-         if (stopped_) return;
-         if (v.isArray() && v.elements.size() >= 2 && !v.elements[1].elements.empty()) {
-           claimed_.fetch_add(v.elements[1].elements.size(), std::memory_order_relaxed);
-           own_pending_ = true;
-         }
-         read();
-       });
+  redis_.send({"XAUTOCLAIM", options_.key, options_.group, options_.consumer,
+               std::to_string(options_.claim_idle.count()), "0-0", "COUNT",
+               std::to_string(options_.batch), "JUSTID"},
+              [this](resp::Value v) {
+                if (stopped_) return;
+                if (v.isArray() && v.elements.size() >= 2 && !v.elements[1].elements.empty()) {
+                  claimed_.fetch_add(v.elements[1].elements.size(), std::memory_order_relaxed);
+                  own_pending_ = true;
+                }
+                read();
+              });
 }
 
 std::vector<Counter> StreamConsumer::counters() const {

@@ -50,7 +50,6 @@ class StreamConsumer : public CounterSource {
   void apply(std::vector<resp::Value> entries);
   void claim();
   void later(Millis delay, void (StreamConsumer::*step)());
-  void send(std::vector<std::string> args, ReplyCallback done);
   static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
   boost::asio::io_context& io_;

@@ -88,10 +88,10 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
   for (const std::string& tag : tags) {
     const std::string set = tagKey(tag);
     bump(stats_.tags_recorded);
-    send({"SADD", set, key}, [step](resp::Value v) { step(false, std::move(v)); });
+    redis_.send({"SADD", set, key}, [step](resp::Value v) { step(false, std::move(v)); });
     // NX sets a first TTL; GT only ever lengthens it (another keyspace may share the tag).
-    send({"PEXPIRE", set, ttl, "NX"}, [](resp::Value) {});
-    send({"PEXPIRE", set, ttl, "GT"}, [](resp::Value) {});
+    redis_.send({"PEXPIRE", set, ttl, "NX"}, [](resp::Value) {});
+    redis_.send({"PEXPIRE", set, ttl, "GT"}, [](resp::Value) {});
     // A tag known only after the load may have been invalidated while we loaded, before
     // our SADD: its RENAME then took a set without this key. Such an invalidation first
     // draws a tag epoch (INCR of one cluster-wide counter) and leaves it as the tag's mark
@@ -100,7 +100,7 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
     // so the fill serves what it read but does not store it. Same slot, same connection:
     // the mark is read after the SADD.
     if (after_load) {
-      send({"GET", tagMarkKey(tag)}, [step](resp::Value v) { step(true, std::move(v)); });
+      redis_.send({"GET", tagMarkKey(tag)}, [step](resp::Value v) { step(true, std::move(v)); });
     }
   }
 }
