@@ -6,6 +6,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/fault.hpp"
+
 namespace readthru::cache {
 
 std::string textArrayLiteral(const std::vector<std::string>& values) {
@@ -105,16 +107,6 @@ std::optional<std::string> canonicalInteger(std::string_view text) {
   return out;
 }
 
-// Errors of the loader itself, as opposed to the database rejecting the statement: a
-// batch that failed for one of these would fail key by key too.
-bool loaderTrouble(const std::string& message) {
-  for (std::string_view prefix : {"statement timeout", "database unreachable",
-                                  "too many loads waiting", "statement not prepared"}) {
-    if (message.starts_with(prefix)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 Result<std::vector<RowSet>> splitBatch(const RowSet& rs, const std::string& key_column,
@@ -171,7 +163,7 @@ void LoadBatcher::runBatch(std::vector<Item> items) {
   std::string array = textArrayLiteral(ids);
   db_.query(*keyspace_.batchStatement(), {std::move(array)},
             [this, items = std::move(items), ids = std::move(ids)](Result<RowSet> result) mutable {
-              if (!result && !loaderTrouble(result.error().message)) {
+              if (!result && !isDatabaseDown(faultOf(result.error().code))) {
                 for (Item& item : items) {
                   single_queries_.fetch_add(1, std::memory_order_relaxed);
                   db_.query(keyspace_.statement(), std::move(item.params), std::move(item.done));

@@ -55,7 +55,9 @@ class SourceLoader : public CounterSource {
   // binding `params` as text $1, $2 ... (never spliced into the SQL). `done` runs exactly
   // once, on the loader's own io thread, never before query() returns. An Error's message
   // is the reason a client may see: "statement timeout", "too many loads waiting",
-  // "database unreachable: ...", or the database's own error text.
+  // "database unreachable: ...", or the database's own error text. Failures of the loader
+  // itself also carry their Fault in Error::code (kStatementTimeout, kLoadQueueFull,
+  // kDatabaseDown, ...); the database rejecting the statement carries none.
   virtual void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) = 0;
 };
 

@@ -1,8 +1,10 @@
 #pragma once
 // Errors as values on the request path. A Result<T> holds either a T or an Error with a
-// human-readable message (already in the wording a client or operator should see).
+// human-readable message (already in the wording a client or operator should see) and, for
+// readthru's own failures (common/fault.hpp), the code that code paths decide on.
 
 #include <string>
+#include <system_error>
 #include <utility>
 #include <variant>
 
@@ -10,6 +12,7 @@ namespace readthru {
 
 struct Error {
   std::string message;
+  std::error_code code{};  // set for faults (faultCategory()); empty for a server's refusal
 };
 
 template <class T>

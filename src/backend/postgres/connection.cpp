@@ -171,7 +171,7 @@ void Connection::query(std::size_t statement, const std::vector<std::string>& pa
     const std::string reason =
         statement < prepare_errors_.size() ? *prepare_errors_[statement] : "no such statement";
     asio::post(io_, [done = std::move(done), reason] {
-      done(Error{"statement not prepared: " + reason});
+      done(Error{"statement not prepared: " + reason, Fault::kNotPrepared});
     });
     return;
   }
@@ -207,7 +207,7 @@ void Connection::popStep() {
   if (!was_query) return;
   --queries_in_flight_;
   const std::uint64_t gen = generation_;
-  if (unanswered) unanswered(Error{"no result from the database"});
+  if (unanswered) unanswered(Error{"no result from the database", Fault::kDatabaseDown});
   if (gen == generation_ && hooks_.on_query_done) hooks_.on_query_done(*this);
 }
 
@@ -351,7 +351,7 @@ void Connection::checkDeadlines(Clock::time_point now, Millis stuck_after) {
     if (!step.done || step.deadline > now) continue;
     auto done = std::move(step.done);
     step.done = nullptr;
-    done(Error{kStatementTimeout});
+    done(Error{kStatementTimeout, Fault::kStatementTimeout});
     if (gen != generation_) return;
   }
   // The server answers in order, so a head that never finishes holds up every query
@@ -374,7 +374,7 @@ void Connection::close(const std::string& message, bool silent) {
   silenced_ = silenced_ || silent;
   if (silent) return;
   for (Step& step : failed) {
-    if (step.done) step.done(Error{message});
+    if (step.done) step.done(Error{message, Fault::kLoaderStopped});
   }
 }
 
@@ -410,10 +410,12 @@ void Connection::fail(const std::string& reason, const std::string& query_messag
   });
 
   if (hooks_.on_down) hooks_.on_down(*this, reason, connect_failed);
-  const std::string message =
-      query_message.empty() ? "database unreachable: " + reason : query_message;
+  // The only query_message is the statement timeout that made us drop the session.
+  const Error error = query_message.empty()
+                          ? Error{"database unreachable: " + reason, Fault::kDatabaseDown}
+                          : Error{query_message, Fault::kStatementTimeout};
   for (Step& step : failed) {
-    if (step.done) step.done(Error{message});
+    if (step.done) step.done(error);
   }
 }
 

@@ -25,6 +25,7 @@
 
 #include "backend/postgres/row_conversion.hpp"
 #include "cache/source_loader.hpp"
+#include "common/fault.hpp"
 #include "common/result.hpp"
 #include "common/units.hpp"
 

@@ -84,7 +84,7 @@ void Pool::shutdown(bool silent) {
   countConnectionsUp();
   if (silent) return;
   for (Waiting& w : waiting) {
-    w.done(Error{kStopped});
+    w.done(Error{kStopped, Fault::kLoaderStopped});
     if (alive.expired()) return;
   }
 }
@@ -95,23 +95,26 @@ void Pool::shutdown(bool silent) {
 void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCallback done) {
   stats_.queries.fetch_add(1, std::memory_order_relaxed);
   if (statement >= statement_count_) {
-    answerLater(std::move(done), "no such statement");
+    answerLater(std::move(done), Error{"no such statement"});
     return;
   }
   // Text parameters end at a NUL byte: the database would silently look up a shorter key.
   for (const std::string& p : params) {
     if (p.find('\0') != std::string::npos) {
-      answerLater(std::move(done), "invalid parameter: contains a NUL byte");
+      answerLater(std::move(done), Error{"invalid parameter: contains a NUL byte"});
       return;
     }
   }
   if (stopped_ || !started_) {
-    answerLater(std::move(done), stopped_ ? kStopped : "database unreachable: loader not started");
+    answerLater(std::move(done),
+                stopped_ ? Error{kStopped, Fault::kLoaderStopped}
+                         : Error{"database unreachable: loader not started", Fault::kDatabaseDown});
     return;
   }
   if (down_) {
     stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
-    answerLater(std::move(done), "database unreachable: " + last_error_);
+    answerLater(std::move(done),
+                Error{"database unreachable: " + last_error_, Fault::kDatabaseDown});
     return;
   }
   const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
@@ -123,7 +126,7 @@ void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCal
   }
   if (queue_.size() >= max_inflight_) {
     stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
-    answerLater(std::move(done), "too many loads waiting");
+    answerLater(std::move(done), Error{"too many loads waiting", Fault::kLoadQueueFull});
     return;
   }
   queue_.push_back({statement, std::move(params), track(std::move(done)), deadline});
@@ -135,7 +138,7 @@ Pool::RowsCallback Pool::track(RowsCallback done) {
           done = std::move(done)](Result<cache::RowSet> result) {
     if (!alive.expired() && !result.ok()) {
       stats_.errors.fetch_add(1, std::memory_order_relaxed);
-      if (result.error().message == kStatementTimeout) {
+      if (faultOf(result.error().code) == Fault::kStatementTimeout) {
         stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
       }
     }
@@ -144,9 +147,9 @@ Pool::RowsCallback Pool::track(RowsCallback done) {
 }
 
 // query() never calls `done` before returning; answers known at once go through the loop.
-void Pool::answerLater(RowsCallback done, std::string message) {
+void Pool::answerLater(RowsCallback done, Error error) {
   stats_.errors.fetch_add(1, std::memory_order_relaxed);
-  asio::post(io_, [done = std::move(done), message = std::move(message)] { done(Error{message}); });
+  asio::post(io_, [done = std::move(done), error = std::move(error)] { done(error); });
 }
 
 std::size_t Pool::inflight() const {
@@ -207,7 +210,7 @@ void Pool::onDown(Connection& conn, const std::string& reason, bool connect_fail
   const std::weak_ptr<char> alive = alive_;
   for (Waiting& w : waiting) {
     stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
-    w.done(Error{"database unreachable: " + reason});
+    w.done(Error{"database unreachable: " + reason, Fault::kDatabaseDown});
     if (alive.expired()) return;
   }
 }
@@ -238,7 +241,7 @@ void Pool::sweep() {
   while (!queue_.empty() && queue_.front().deadline <= now) {
     Waiting w = std::move(queue_.front());
     queue_.pop_front();
-    w.done(Error{kStatementTimeout});
+    w.done(Error{kStatementTimeout, Fault::kStatementTimeout});
     if (alive.expired()) return;
   }
   const auto connections = connections_;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cache/source_loader.hpp"
+#include "common/fault.hpp"
 #include "common/result.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
@@ -94,7 +95,7 @@ class Pool : public cache::SourceLoader {
   Connection* pickConnection() const;
   std::size_t inflight() const;
   RowsCallback track(RowsCallback done);
-  void answerLater(RowsCallback done, std::string message);
+  void answerLater(RowsCallback done, Error error);
   void armSweep();
   void sweep();
   void shutdown(bool silent);

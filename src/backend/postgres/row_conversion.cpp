@@ -5,6 +5,8 @@
 #include <cstring>
 #include <optional>
 
+#include "common/fault.hpp"
+
 namespace readthru::backend::postgres {
 
 namespace {
@@ -202,8 +204,13 @@ Result<cache::RowSet> queryOutcome(const pg_result* res, const pg_conn* conn) {
       return cache::RowSet{};
     case PGRES_PIPELINE_ABORTED:
       return Error{"query aborted by an earlier error in the pipeline"};
-    default:
-      return Error{resultError(res, conn)};
+    default: {
+      // The server's statement_timeout cancels the query: a timeout, not a refusal.
+      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      const bool canceled = state != nullptr && std::strcmp(state, kQueryCanceled) == 0;
+      return Error{resultError(res, conn),
+                   canceled ? std::error_code(Fault::kStatementTimeout) : std::error_code()};
+    }
   }
 }
 

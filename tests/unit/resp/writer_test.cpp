@@ -78,7 +78,7 @@ TEST(Writer, ValueOfEachType) {
   EXPECT_EQ(encode(Value::fromInteger(-1)), ":-1\r\n");
   EXPECT_EQ(encode(Value::bulk("v")), "$1\r\nv\r\n");
   EXPECT_EQ(encode(Value::nil()), "$-1\r\n");
-  EXPECT_EQ(encode(Value{Type::kNilArray, 0, {}, {}}), "*-1\r\n");
+  EXPECT_EQ(encode(Value{Type::kNilArray, 0, {}, {}, {}}), "*-1\r\n");
   EXPECT_EQ(encode(Value::array({})), "*0\r\n");
 }
 
