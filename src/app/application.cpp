@@ -160,13 +160,17 @@ int Application::run() {
   ctx.config_path = cfg_.path;
   ctx.run_id = randomHex40();
   ctx.node_id = randomHex40();
+  // One circuit breaker per Redis node for the whole process, shared by every thread.
+  auto breakers = std::make_shared<backend::redis::BreakerTable>(
+      backend::redis::Router::breakerOptions(cfg_.backend.breaker));
+  ctx.counter_sources.push_back(breakers.get());
   std::vector<asio::io_context*> io_ptrs;
   std::vector<cache::Backend*> backend_ptrs;
   std::vector<cache::ReadThrough*> read_through_ptrs;
   for (int i = 0; i < threads; ++i) {
     ios.push_back(std::make_unique<asio::io_context>(1));
     routers.push_back(
-        std::make_unique<backend::redis::Router>(*ios.back(), cfg_.backend, per_thread));
+        std::make_unique<backend::redis::Router>(*ios.back(), cfg_.backend, per_thread, breakers));
     ctx.stats.push_back(std::make_unique<server::ThreadStats>());
     ctx.counter_sources.push_back(routers.back().get());
     io_ptrs.push_back(ios.back().get());

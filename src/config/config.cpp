@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -33,11 +34,49 @@ void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
   if (auto n = node["announce"]) out.announce = r.scalar(n, "listen.announce");
 }
 
+void readBreaker(const Reader& r, const YAML::Node& node, BreakerConfig& out) {
+  r.requireMap(node, "backend.breaker");
+  r.allowOnly(node, "backend.breaker",
+              {"consecutive_failures", "failure_rate", "min_requests", "window", "open_time",
+               "max_open_time"});
+  if (auto n = node["consecutive_failures"]) {
+    out.consecutive_failures =
+        static_cast<int>(r.integer(n, "backend.breaker.consecutive_failures", 0, 1000000));
+  }
+  if (auto n = node["failure_rate"]) {
+    std::string text = r.scalar(n, "backend.breaker.failure_rate");
+    if (!text.empty() && text.back() == '%') text.pop_back();
+    int v = -1;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size() || v < 0 || v > 100) {
+      r.fail(n, "backend.breaker.failure_rate", "must be a percentage from 0% to 100%");
+    }
+    out.failure_rate_percent = v;
+  }
+  if (auto n = node["min_requests"]) {
+    out.min_requests = static_cast<int>(r.integer(n, "backend.breaker.min_requests", 1, 1000000));
+  }
+  auto positive = [&](const char* key, Millis& field) {
+    if (auto n = node[key]) {
+      const std::string path = std::string("backend.breaker.") + key;
+      field = r.duration(n, path);
+      if (field.count() == 0) r.fail(n, path, "must be more than 0");
+    }
+  };
+  positive("window", out.window);
+  positive("open_time", out.open_time);
+  positive("max_open_time", out.max_open_time);
+  if (out.max_open_time < out.open_time) {
+    r.fail(node, "backend.breaker.max_open_time", "must be at least open_time");
+  }
+}
+
 void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
   r.requireMap(node, "backend");
   r.allowOnly(node, "backend",
               {"mode", "seeds", "sentinel", "username", "password", "password_env",
-               "read_from_replicas", "connect_timeout", "command_timeout", "connections_per_node"});
+               "read_from_replicas", "connect_timeout", "command_timeout", "node_timeout",
+               "connections_per_node", "max_queued_requests", "max_queued_bytes", "breaker"});
   if (auto n = node["mode"]) {
     const std::string mode = r.scalar(n, "backend.mode");
     if (mode == "cluster")
@@ -93,10 +132,27 @@ void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
     if (out.command_timeout.count() == 0)
       r.fail(n, "backend.command_timeout", "must be more than 0");
   }
+  if (auto n = node["node_timeout"]) {
+    out.node_timeout = r.duration(n, "backend.node_timeout");
+    if (out.node_timeout < out.command_timeout) {
+      r.fail(n, "backend.node_timeout", "must be at least backend.command_timeout");
+    }
+  } else {
+    out.node_timeout = std::max(out.node_timeout, out.command_timeout);
+  }
   if (auto n = node["connections_per_node"]) {
     out.connections_per_node =
         static_cast<int>(r.integer(n, "backend.connections_per_node", 1, 64));
   }
+  if (auto n = node["max_queued_requests"]) {
+    out.max_queued_requests =
+        static_cast<std::uint64_t>(r.integer(n, "backend.max_queued_requests", 1, 100000000));
+  }
+  if (auto n = node["max_queued_bytes"]) {
+    out.max_queued_bytes = r.size(n, "backend.max_queued_bytes");
+    if (out.max_queued_bytes < 1024) r.fail(n, "backend.max_queued_bytes", "must be at least 1kb");
+  }
+  if (auto n = node["breaker"]) readBreaker(r, n, out.breaker);
 }
 
 void readLog(const Reader& r, const YAML::Node& node, LogConfig& out) {

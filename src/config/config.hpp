@@ -32,6 +32,17 @@ struct ListenConfig {
 
 enum class BackendMode { kCluster, kStandalone, kSentinel };
 
+// backend.breaker: when a node's requests fail fast instead of waiting (one breaker per
+// node for the process).
+struct BreakerConfig {
+  int consecutive_failures = 5;   // 0: off
+  int failure_rate_percent = 50;  // 0: off; judged per connection over `window`
+  int min_requests = 20;          // fewer outcomes in a window are not judged
+  Millis window{10000};
+  Millis open_time{1000};  // first open period; doubles on each failed probe
+  Millis max_open_time{30000};
+};
+
 struct BackendConfig {
   BackendMode mode = BackendMode::kCluster;
   std::vector<Endpoint> seeds;
@@ -41,7 +52,12 @@ struct BackendConfig {
   bool read_from_replicas = false;
   Millis connect_timeout{2000};
   Millis command_timeout{1000};
+  // A connection with requests outstanding and no reply for this long is dropped.
+  Millis node_timeout{5000};
   int connections_per_node = 2;
+  std::uint64_t max_queued_requests = 100000;         // per connection, sent or waiting
+  std::uint64_t max_queued_bytes = 64 * 1024 * 1024;  // per connection, not yet written
+  BreakerConfig breaker;
 };
 
 // The database that keyspaces load from. `enabled` is false when the file has no

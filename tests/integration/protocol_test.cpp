@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "client.hpp"
+#include "eventually.hpp"
 #include "raw_conn.hpp"
 #include "readthru_process.hpp"
 #include "resp/writer.hpp"
@@ -317,10 +318,14 @@ TEST(ProtocolLimits, OutputLimitStopsAClientThatNeverReads) {
   std::cout << "output limit: send outcome " << static_cast<int>(outcome) << ", peak RSS "
             << peak_before << " -> " << peak << " KiB\n";
 
-  // Others are still served, and the drop was counted.
+  // Others are still served, and the drop was counted. The GETs the dropped client had
+  // already sent are still answered by Redis (and discarded) on the backend connection the
+  // other client shares, so its GET may time out while that backlog drains; it is not
+  // failed with it, and it is answered once the backlog is gone.
   Client other(proc.port());
   EXPECT_EQ(show(other.call({"PING"})), "PONG");
-  EXPECT_EQ(other.call({"GET", "proto:big"}).str.size(), value.size());
+  EXPECT_TRUE(eventually(
+      [&] { return other.call({"GET", "proto:big"}).str.size() == value.size(); }, 30s));
   EXPECT_GE(infoField(other, "readthru", "output_limit_disconnects").value_or(0), 1);
   other.call({"DEL", "proto:big"});
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <random>
 #include <vector>
 
 #include "common/log.hpp"
@@ -17,6 +18,13 @@ namespace {
 
 constexpr Millis kFirstBackoff{100};
 constexpr Millis kMaxBackoff{2000};
+
+// Uniform in [d/2, d] ("equal jitter"): never less than half the back-off, never in step.
+Millis jittered(Millis d) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  std::uniform_int_distribution<std::int64_t> pick(d.count() / 2, d.count());
+  return Millis(pick(rng));
+}
 
 // Encodes with hiredis's formatter, appending to `out`.
 void appendEncoded(std::string& out, std::span<const std::string> args) {
@@ -56,16 +64,47 @@ NodeConnection::NodeConnection(asio::io_context& io, config::Endpoint endpoint, 
 
 NodeConnection::~NodeConnection() = default;
 
-std::string NodeConnection::describe(const std::string& what) const {
-  return "ERR readthru: backend " + endpoint_.str() + " " + what;
+resp::Value NodeConnection::failure(Fault fault, const std::string& detail) const {
+  return resp::Value::failure(fault, faultText(fault, "backend " + endpoint_.str(), detail));
+}
+
+std::optional<resp::Value> NodeConnection::refusal() {
+  if (options_.breaker && !options_.breaker->allows()) {
+    options_.breaker->countRejected();
+    return failure(Fault::kBreakerOpen, last_error_);
+  }
+  if (state_ == State::kBackoff && Clock::now() < backoff_until_) {
+    return failure(Fault::kUnreachable, last_error_);
+  }
+  // Bounded memory whatever the clients do: past these, fail fast instead of growing.
+  if (pending_.size() >= options_.max_queued_requests || out_.size() >= options_.max_queued_bytes) {
+    if (options_.stats) options_.stats->queue_full.fetch_add(1, std::memory_order_relaxed);
+    return failure(Fault::kQueueFull, std::to_string(pending_.size()) + " requests");
+  }
+  return std::nullopt;
 }
 
 void NodeConnection::send(std::span<const std::string> args, cache::ReplyCallback done) {
-  if (state_ == State::kBackoff && Clock::now() < backoff_until_) {
-    done(resp::Value::error(describe("is unreachable (" + last_error_ + ")")));
+  if (auto refused = refusal()) {
+    done(std::move(*refused));
     return;
   }
   enqueue(args, std::move(done));
+  startIfIdle();
+}
+
+void NodeConnection::sendAsking(std::span<const std::string> args, cache::ReplyCallback done) {
+  static const std::string kAsking[] = {"ASKING"};
+  if (auto refused = refusal()) {
+    done(std::move(*refused));
+    return;
+  }
+  enqueue(kAsking, nullptr);
+  enqueue(args, std::move(done));
+  startIfIdle();
+}
+
+void NodeConnection::startIfIdle() {
   if (state_ == State::kIdle || state_ == State::kBackoff) {
     connect();
   } else if (state_ == State::kReady) {
@@ -73,19 +112,20 @@ void NodeConnection::send(std::span<const std::string> args, cache::ReplyCallbac
   }
 }
 
-void NodeConnection::sendAsking(std::span<const std::string> args, cache::ReplyCallback done) {
-  static const std::string kAsking[] = {"ASKING"};
-  if (state_ == State::kBackoff && Clock::now() < backoff_until_) {
-    done(resp::Value::error(describe("is unreachable (" + last_error_ + ")")));
-    return;
-  }
-  enqueue(kAsking, nullptr);
-  send(args, std::move(done));
-}
-
 void NodeConnection::enqueue(std::span<const std::string> args, cache::ReplyCallback done) {
   appendEncoded(out_, args);
-  pending_.push_back({std::move(done), Clock::now() + options_.command_timeout});
+  const auto now = Clock::now();
+  // The node's progress is measured from the moment it has something to answer.
+  if (pending_.empty()) progress_ = now;
+  pending_.push_back({std::move(done), now + options_.command_timeout});
+}
+
+void NodeConnection::probeIfDue(Clock::time_point now) {
+  if (!options_.breaker || !options_.breaker->takeProbe(now)) return;
+  static const std::string kPing[] = {"PING"};
+  // The probe skips the breaker and the back-off: it is how they end.
+  enqueue(kPing, [breaker = options_.breaker](resp::Value v) { breaker->onProbe(!v.isFault()); });
+  startIfIdle();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -132,6 +172,7 @@ void NodeConnection::onConnected() {
   }
   state_ = State::kReady;
   backoff_ = Millis{0};
+  progress_ = Clock::now();
 
   // AUTH and READONLY go before anything queued while connecting.
   std::string handshake;
@@ -157,6 +198,7 @@ void NodeConnection::onConnected() {
   out_.insert(0, handshake);
   pending_.insert(pending_.begin(), std::make_move_iterator(internal.begin()),
                   std::make_move_iterator(internal.end()));
+  settled_front_ = 0;  // re-scanned from the start: the handshake has deadlines too
   readMore();
   flush();
 }
@@ -216,9 +258,7 @@ void NodeConnection::readMore() {
             self->fail("reply without a request", /*connect_failed=*/false);
             return;
           }
-          Pending p = std::move(self->pending_.front());
-          self->pending_.pop_front();
-          if (p.done) p.done(std::move(**reply));
+          self->onReply(std::move(**reply));
           // A callback may have closed or reset this connection.
           if (gen != self->generation_) return;
         }
@@ -226,21 +266,85 @@ void NodeConnection::readMore() {
       });
 }
 
+// Matches one reply to the oldest request. A request that already failed by its deadline
+// keeps its place until its reply comes, and the reply is dropped here.
+void NodeConnection::onReply(resp::Value v) {
+  Pending p = std::move(pending_.front());
+  pending_.pop_front();
+  if (settled_front_ > 0) --settled_front_;
+  progress_ = Clock::now();
+  if (options_.breaker) options_.breaker->onSuccess();
+  ++window_requests_;
+  if (p.expired) {
+    if (options_.stats) options_.stats->late_replies.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (p.done) p.done(std::move(v));
+}
+
 // ---------------------------------------------------------------------------------------
 // Failure
 
 void NodeConnection::checkDeadline(Clock::time_point now) {
-  if (state_ == State::kReady && !pending_.empty() && pending_.front().deadline < now) {
-    fail("did not answer within " + std::to_string(options_.command_timeout.count()) + "ms",
-         /*connect_failed=*/false, /*timeout=*/true);
+  closeWindow(now);
+  if (pending_.empty()) return;
+  if (state_ == State::kReady && now - progress_ > options_.node_timeout) {
+    // Not one reply for node_timeout with requests outstanding: the node (or the path to
+    // it) is stuck, and everything behind the stuck reply would wait for ever.
+    if (options_.stats) options_.stats->stalls.fetch_add(1, std::memory_order_relaxed);
+    fail("no reply for " + std::to_string(options_.node_timeout.count()) + "ms",
+         /*connect_failed=*/false);
+    return;
   }
+  expireOverdue(now);
+}
+
+// Deadlines grow along pending_ (one timeout for all, in send order), so the scan stops at
+// the first request still in time; settled_front_ skips the ones failed by earlier scans.
+void NodeConnection::expireOverdue(Clock::time_point now) {
+  std::size_t i = settled_front_;
+  for (; i < pending_.size(); ++i) {
+    Pending& p = pending_[i];
+    if (!p.done || p.expired) continue;
+    if (p.deadline >= now) break;
+    p.expired = true;
+    auto done = std::move(p.done);
+    p.done = nullptr;
+    if (options_.stats) options_.stats->timeouts.fetch_add(1, std::memory_order_relaxed);
+    countFailure();
+    const std::uint64_t gen = generation_;
+    done(failure(Fault::kTimeout,
+                 "no reply within " + std::to_string(options_.command_timeout.count()) + "ms"));
+    if (gen != generation_) return;  // the callback reset this connection
+  }
+  settled_front_ = i;
+}
+
+void NodeConnection::countFailure() {
+  ++window_requests_;
+  ++window_failures_;
+  if (options_.breaker) options_.breaker->onFailure();
+}
+
+// The breaker's rate rule, judged on this connection's outcomes in each window.
+void NodeConnection::closeWindow(Clock::time_point now) {
+  if (!options_.breaker) return;
+  const BreakerOptions& b = options_.breaker->options();
+  if (now - window_start_ < b.window) return;
+  if (b.failure_rate > 0 && window_requests_ >= static_cast<std::uint32_t>(b.min_requests) &&
+      window_failures_ >= b.failure_rate * window_requests_) {
+    options_.breaker->trip("failure rate");
+  }
+  window_start_ = now;
+  window_requests_ = 0;
+  window_failures_ = 0;
 }
 
 void NodeConnection::close(bool silent) {
   if (silent) pending_.clear();
   dropStream();
   state_ = State::kIdle;
-  failAll(describe("connection closed"));
+  failAll(Fault::kShuttingDown, "connection closed");
 }
 
 // Forgets the socket and everything in flight on it; handlers still queued for the old
@@ -256,36 +360,37 @@ void NodeConnection::dropStream() {
   reader_ = std::make_unique<ReplyReader>();
 }
 
-void NodeConnection::fail(const std::string& reason, bool connect_failed, bool timeout) {
+void NodeConnection::fail(const std::string& reason, bool connect_failed) {
   dropStream();
   last_error_ = reason;
+  countFailure();  // one event, however many requests it fails
 
-  std::string message;
   if (connect_failed) {
-    // Back off so a dead node costs one failed connect per interval, not one per request.
+    // Back off so a dead node costs one failed connect per interval, not one per request;
+    // the jitter keeps the threads (and instances) from reconnecting in step.
     backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
-    backoff_until_ = Clock::now() + backoff_;
+    backoff_until_ = Clock::now() + jittered(backoff_);
     state_ = State::kBackoff;
-    message = describe("is unreachable (" + reason + ")");
     if (!state_before_ready_was_broken_) {
       spdlog::warn("redis node {} unreachable: {}", endpoint_.str(), reason);
       state_before_ready_was_broken_ = true;
     }
+    failAll(Fault::kUnreachable, reason);
   } else {
     state_ = State::kIdle;  // reconnect on the next request
-    message = timeout ? describe(reason) : describe("connection lost (" + reason + ")");
-    spdlog::warn("redis node {}: {}", endpoint_.str(),
-                 timeout ? reason : "connection lost: " + reason);
+    spdlog::warn("redis node {}: connection lost: {}", endpoint_.str(), reason);
+    failAll(Fault::kConnectionLost, reason);
   }
-  failAll(message);
   if (on_broken_) on_broken_();
 }
 
-void NodeConnection::failAll(const std::string& message) {
+void NodeConnection::failAll(Fault fault, const std::string& detail) {
   std::deque<Pending> failed;
   failed.swap(pending_);
+  settled_front_ = 0;
+  const resp::Value v = failure(fault, detail);
   for (Pending& p : failed) {
-    if (p.done) p.done(resp::Value::error(message));
+    if (p.done) p.done(v);
   }
 }
 

@@ -6,9 +6,16 @@
 //
 // Ownership: a NodeConnection belongs to one io thread and is held by shared_ptr (its
 // pending I/O keeps it alive). It connects lazily on the first send(), fails fast while
-// a reconnect back-off runs, and reports every failure as an error reply to each waiting
-// request, never as an exception.
+// a reconnect back-off runs or the node's breaker is open, and reports every failure as a
+// fault value (common/fault.hpp) to each request it concerns, never as an exception.
+//
+// Deadlines: a request that gets no reply within command_timeout fails alone
+// (Fault::kTimeout); its place in the FIFO stays, and the late reply is discarded when it
+// comes, so the requests around it are not touched. The connection itself is dropped only
+// when the node stops making progress: no reply at all for node_timeout while requests
+// are outstanding.
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,22 +23,38 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "backend/redis/breaker.hpp"
 #include "backend/redis/reply_reader.hpp"
 #include "cache/backend.hpp"
+#include "common/fault.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
 
 namespace readthru::backend::redis {
 
+// Counts shared by one router's connections (read by INFO from any thread).
+struct ConnectionStats {
+  std::atomic<std::uint64_t> timeouts{0};      // requests failed by command_timeout
+  std::atomic<std::uint64_t> late_replies{0};  // replies that came after their request failed
+  std::atomic<std::uint64_t> stalls{0};        // connections dropped after node_timeout
+  std::atomic<std::uint64_t> queue_full{0};    // requests refused: too much queued
+};
+
 struct NodeOptions {
   Millis connect_timeout{2000};
   Millis command_timeout{1000};
+  Millis node_timeout{5000};
+  std::size_t max_queued_requests = 100000;  // sent or waiting, per connection
+  std::size_t max_queued_bytes = 64 << 20;   // encoded but not yet written
   std::string username;
   std::string password;
-  bool readonly = false;  // a replica used for reads: send READONLY after connecting
+  bool readonly = false;             // a replica used for reads: send READONLY after connecting
+  std::shared_ptr<Breaker> breaker;  // the node's, shared by the process; may be null
+  ConnectionStats* stats = nullptr;  // may be null
 };
 
 class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
@@ -48,9 +71,14 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   // consumed here). Used for one request after an -ASK redirect.
   void sendAsking(std::span<const std::string> args, cache::ReplyCallback done);
 
-  // Fails every request if the oldest one is older than the command timeout: replies on
-  // a RESP connection cannot be skipped, so a stuck node loses the whole connection.
+  // Fails the requests whose command timeout passed (each alone), drops the connection if
+  // the node made no progress for node_timeout, and closes the breaker's rate window.
+  // Called every 100 ms by the router.
   void checkDeadline(Clock::time_point now);
+
+  // When the node's breaker is open and its open time has passed, and no other
+  // connection took the probe, sends PING and reports the outcome to the breaker.
+  void probeIfDue(Clock::time_point now);
 
   // Drops the connection; waiting requests get an error. With `silent`, their callbacks
   // are discarded instead (used at shutdown, when nobody is left to answer).
@@ -64,20 +92,28 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
  private:
   enum class State { kIdle, kConnecting, kReady, kBackoff };
   struct Pending {
-    cache::ReplyCallback done;  // empty: internal reply (ASKING, AUTH, READONLY)
+    cache::ReplyCallback done;  // empty: internal reply (ASKING), or failed already
     Clock::time_point deadline;
+    bool expired = false;  // failed by its deadline; the reply is discarded when it comes
   };
 
+  // Why send() cannot queue now, or nullopt.
+  std::optional<resp::Value> refusal();
   void enqueue(std::span<const std::string> args, cache::ReplyCallback done);
+  void startIfIdle();
+  void onReply(resp::Value v);
+  void expireOverdue(Clock::time_point now);
+  void closeWindow(Clock::time_point now);
   void connect();
   void onConnected();
   void scheduleFlush();
   void flush();
   void readMore();
-  void fail(const std::string& reason, bool connect_failed, bool timeout = false);
+  void fail(const std::string& reason, bool connect_failed);
   void dropStream();
-  void failAll(const std::string& message);
-  std::string describe(const std::string& what) const;
+  void failAll(Fault fault, const std::string& detail);
+  resp::Value failure(Fault fault, const std::string& detail) const;
+  void countFailure();
 
   boost::asio::io_context& io_;
   config::Endpoint endpoint_;
@@ -93,7 +129,12 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   std::string writing_;  // the batch being written
   bool writing_now_ = false;
   bool flush_posted_ = false;
-  std::deque<Pending> pending_;  // sent or queued, waiting for their reply, in order
+  std::deque<Pending> pending_;    // sent or queued, waiting for their reply, in order
+  std::size_t settled_front_ = 0;  // leading entries of pending_ already failed or internal
+  Clock::time_point progress_{};   // last reply, or when pending_ stopped being empty
+  Clock::time_point window_start_{};
+  std::uint32_t window_requests_ = 0;  // outcomes in this breaker rate window
+  std::uint32_t window_failures_ = 0;
   std::size_t handshake_replies_ = 0;
   std::unique_ptr<ReplyReader> reader_;         // replaced on reconnect: a new stream, a new parser
   bool state_before_ready_was_broken_ = false;  // log "down" and "up" once each

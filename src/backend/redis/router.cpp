@@ -42,21 +42,51 @@ std::optional<Redirect> parseRedirect(std::string_view error, const config::Endp
 
 }  // namespace
 
-Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node)
+BreakerOptions Router::breakerOptions(const config::BreakerConfig& c) {
+  BreakerOptions o;
+  o.consecutive_failures = c.consecutive_failures;
+  o.failure_rate = c.failure_rate_percent / 100.0;
+  o.min_requests = c.min_requests;
+  o.window = c.window;
+  o.open_time = c.open_time;
+  o.max_open_time = c.max_open_time;
+  return o;
+}
+
+Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node,
+               std::shared_ptr<BreakerTable> breakers)
     : io_(io),
       cfg_(std::move(cfg)),
       connections_per_node_(std::max(1, connections_per_node)),
       sweep_timer_(io),
-      refresh_timer_(io) {}
+      refresh_timer_(io),
+      breakers_(breakers ? std::move(breakers)
+                         : std::make_shared<BreakerTable>(breakerOptions(cfg_.breaker))) {}
 
 Router::~Router() { stop(); }
 
 std::vector<cache::Counter> Router::counters() const {
-  return {
-      {"backend_moved_redirects", stats_.moved.load(std::memory_order_relaxed)},
-      {"backend_ask_redirects", stats_.ask.load(std::memory_order_relaxed)},
-      {"backend_tryagain_retries", stats_.tryagain.load(std::memory_order_relaxed)},
-      {"backend_topology_refreshes", stats_.topology_refreshes.load(std::memory_order_relaxed)}};
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  std::vector<cache::Counter> out{
+      {"backend_moved_redirects", get(stats_.moved)},
+      {"backend_ask_redirects", get(stats_.ask)},
+      {"backend_tryagain_retries", get(stats_.tryagain)},
+      {"backend_topology_refreshes", get(stats_.topology_refreshes)},
+      {"backend_timeouts", get(connection_stats_.timeouts)},
+      {"backend_late_replies_discarded", get(connection_stats_.late_replies)},
+      {"backend_connections_stalled", get(connection_stats_.stalls)},
+  };
+  for (int f = 1; f < kFaultSlots; ++f) {
+    out.push_back(
+        {"backend_failed_" + std::string(faultName(static_cast<Fault>(f))), get(stats_.faults[f])});
+  }
+  return out;
+}
+
+// One count per request that failed without a Redis reply, by its fault code.
+void Router::countFault(const resp::Value& v) {
+  const int f = static_cast<int>(faultOf(v.fault));
+  if (f > 0 && f < kFaultSlots) stats_.faults[f].fetch_add(1, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -132,7 +162,10 @@ void Router::sendToSlot(std::uint16_t slot, RequestPtr req) {
   const int index = map_.shardOf(slot);
   if (index < 0) {
     refreshSoon();
-    req->done(resp::Value::error("CLUSTERDOWN Hash slot not served"));
+    resp::Value v = resp::Value::failure(
+        Fault::kNoNode, faultText(Fault::kNoNode, "no node serves slot " + std::to_string(slot)));
+    countFault(v);
+    req->done(std::move(v));
     return;
   }
   const Shard& shard = map_.shard(index);
@@ -166,7 +199,9 @@ void Router::sendTo(const config::Endpoint& node, bool replica, std::uint16_t sl
 
 void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPtr req,
                      resp::Value v) {
-  if (v.isError() && !stopped_) {
+  if (v.isFault()) {
+    countFault(v);
+  } else if (v.isError() && !stopped_) {
     const std::string_view e = v.str;
     if ((e.starts_with("MOVED ") || e.starts_with("ASK ")) && req->redirects < kMaxRedirects) {
       if (auto r = parseRedirect(e, node)) {
@@ -225,9 +260,15 @@ NodeConnection& Router::connection(const config::Endpoint& node, NodeKind kind,
     NodeOptions options;
     options.connect_timeout = cfg_.connect_timeout;
     options.command_timeout = cfg_.command_timeout;
+    options.node_timeout = cfg_.node_timeout;
+    options.max_queued_requests = cfg_.max_queued_requests;
+    options.max_queued_bytes = cfg_.max_queued_bytes;
+    options.stats = &connection_stats_;
     if (kind != NodeKind::kSentinel) {
       options.username = cfg_.username;
       options.password = cfg_.password;
+      // One breaker per node and role (a replica used for reads is judged on its own).
+      options.breaker = breakers_->get(key);
     }
     options.readonly = kind == NodeKind::kReplica;
     const int count = kind == NodeKind::kSentinel ? 1 : connections_per_node_;

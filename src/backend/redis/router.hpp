@@ -28,9 +28,13 @@ class Router : public cache::Backend {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `connections_per_node` is this router's share (per io thread).
-  Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node);
+  // `connections_per_node` is this router's share (per io thread). `breakers` is the
+  // process's table, shared by every thread's router; null gives this router its own.
+  Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node,
+         std::shared_ptr<BreakerTable> breakers = nullptr);
   ~Router() override;
+
+  static BreakerOptions breakerOptions(const config::BreakerConfig& c);
 
   // Starts topology discovery and the deadline sweeper. Requests that arrive before the
   // topology is known wait for it, up to the command timeout.
@@ -43,6 +47,7 @@ class Router : public cache::Backend {
 
  private:
   enum class NodeKind { kMaster, kReplica, kSentinel };
+  static constexpr int kFaultSlots = 8;  // Fault values 1..7 are the transport faults
 
   // Read by INFO from any thread, hence relaxed atomics; written only by this router.
   struct Stats {
@@ -50,6 +55,8 @@ class Router : public cache::Backend {
     std::atomic<std::uint64_t> ask{0};
     std::atomic<std::uint64_t> tryagain{0};
     std::atomic<std::uint64_t> topology_refreshes{0};
+    // Requests that failed without a reply from Redis, by Fault (index: the code's value).
+    std::atomic<std::uint64_t> faults[kFaultSlots]{};
   };
 
   // A request in flight towards one node; shared by its retries.
@@ -75,6 +82,7 @@ class Router : public cache::Backend {
   void sendTo(const config::Endpoint& node, bool replica, std::uint16_t slot, RequestPtr req,
               bool asking);
   void onReply(const config::Endpoint& node, std::uint16_t slot, RequestPtr req, resp::Value v);
+  void countFault(const resp::Value& v);
   void sendToAnyMaster(RequestPtr req);
   bool tryAgainLater(Request& req) const;
   NodeConnection& connection(const config::Endpoint& node, NodeKind kind, std::uint64_t affinity);
@@ -108,6 +116,8 @@ class Router : public cache::Backend {
   std::string last_refresh_error_;
   std::string logged_refresh_error_;  // the refresh failure last logged; empty once it works
   std::size_t any_node_rr_ = 0;
+  std::shared_ptr<BreakerTable> breakers_;
+  ConnectionStats connection_stats_;
   Stats stats_;
 };
 

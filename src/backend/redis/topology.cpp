@@ -50,16 +50,18 @@ void Router::sweep() {
   const auto now = Clock::now();
   for (auto& [name, pool] : pools_) {
     for (auto& conn : pool) conn->checkDeadline(now);
+    // An open breaker is probed whether or not requests come: recovery needs no traffic.
+    pool.front()->probeIfDue(now);
   }
   // Requests that waited for a topology that never came.
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->deadline < now) {
       auto done = std::move(it->done);
       it = waiting_.erase(it);
-      done(resp::Value::error(
-          "CLUSTERDOWN readthru: no Redis topology yet (" +
-          (last_refresh_error_.empty() ? std::string("still discovering") : last_refresh_error_) +
-          ")"));
+      done(resp::Value::failure(
+          Fault::kNoNode,
+          faultText(Fault::kNoNode, "no Redis topology yet",
+                    last_refresh_error_.empty() ? "still discovering" : last_refresh_error_)));
     } else {
       ++it;
     }

@@ -273,3 +273,72 @@ TEST(Config, InvalidationSections) {
 
 }  // namespace
 }  // namespace readthru::config
+
+namespace readthru::config {
+namespace {
+
+TEST(Config, ResilienceDefaults) {
+  const Config cfg = loadString(kMinimal, "test.yaml");
+  EXPECT_EQ(cfg.backend.node_timeout, Millis(5000));
+  EXPECT_EQ(cfg.backend.max_queued_requests, 100000u);
+  EXPECT_EQ(cfg.backend.max_queued_bytes, 64u * 1024 * 1024);
+  EXPECT_EQ(cfg.backend.breaker.consecutive_failures, 5);
+  EXPECT_EQ(cfg.backend.breaker.failure_rate_percent, 50);
+  EXPECT_EQ(cfg.backend.breaker.open_time, Millis(1000));
+  // A command_timeout beyond the default node_timeout carries node_timeout with it.
+  const Config slow =
+      loadString("backend:\n  command_timeout: 8s\n  seeds: [\"127.0.0.1:7000\"]\n", "test.yaml");
+  EXPECT_EQ(slow.backend.node_timeout, Millis(8000));
+}
+
+TEST(Config, ResilienceKeys) {
+  const Config cfg = loadString(R"(backend:
+  seeds: ["127.0.0.1:7000"]
+  node_timeout: 3s
+  max_queued_requests: 500
+  max_queued_bytes: 1mb
+  breaker:
+    consecutive_failures: 3
+    failure_rate: 25%
+    min_requests: 10
+    window: 2s
+    open_time: 200ms
+    max_open_time: 5s
+)",
+                                "test.yaml");
+  EXPECT_EQ(cfg.backend.node_timeout, Millis(3000));
+  EXPECT_EQ(cfg.backend.max_queued_requests, 500u);
+  EXPECT_EQ(cfg.backend.max_queued_bytes, 1024u * 1024);
+  EXPECT_EQ(cfg.backend.breaker.consecutive_failures, 3);
+  EXPECT_EQ(cfg.backend.breaker.failure_rate_percent, 25);
+  EXPECT_EQ(cfg.backend.breaker.min_requests, 10);
+  EXPECT_EQ(cfg.backend.breaker.window, Millis(2000));
+  EXPECT_EQ(cfg.backend.breaker.open_time, Millis(200));
+  EXPECT_EQ(cfg.backend.breaker.max_open_time, Millis(5000));
+}
+
+TEST(Config, ResilienceErrors) {
+  const std::string seeds = "  seeds: [\"127.0.0.1:7000\"]\n";
+  EXPECT_NE(
+      errorOf("backend:\n  command_timeout: 2s\n  node_timeout: 1s\n" + seeds)
+          .find("test.yaml:3: backend.node_timeout: must be at least backend.command_timeout"),
+      std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  breaker: { failure_rate: 120% }\n" + seeds)
+                .find("backend.breaker.failure_rate: must be a percentage"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  breaker: { open_time: 0 }\n" + seeds)
+                .find("backend.breaker.open_time: must be more than 0"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  breaker: { open_time: 10s, max_open_time: 1s }\n" + seeds)
+                .find("backend.breaker.max_open_time: must be at least open_time"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  breaker: { opne_time: 1s }\n" + seeds)
+                .find("backend.breaker.opne_time: unknown key"),
+            std::string::npos);
+  EXPECT_NE(errorOf("backend:\n  max_queued_requests: 0\n" + seeds)
+                .find("backend.max_queued_requests: must be an integer from 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace readthru::config

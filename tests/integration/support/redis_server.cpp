@@ -1,0 +1,80 @@
+#include "redis_server.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "client.hpp"
+#include "eventually.hpp"
+#include "readthru_process.hpp"
+
+namespace readthru::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool answersPing(std::uint16_t port) {
+  try {
+    Client c(port);
+    c.send({"PING"});
+    return show(c.read(500ms)) == "PONG";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Waits for `pid` to exit, for at most `timeout`; true once it is reaped.
+bool reap(pid_t pid, std::chrono::milliseconds timeout) {
+  return eventually([pid] { return ::waitpid(pid, nullptr, WNOHANG) == pid; }, timeout, 10ms);
+}
+
+}  // namespace
+
+RedisServer::RedisServer() : port_(freePort()) { start(); }
+
+RedisServer::~RedisServer() {
+  if (pid_ > 0) kill();
+}
+
+void RedisServer::start() {
+  const std::string port = std::to_string(port_);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+             "--dir", "/tmp", nullptr);
+    ::_exit(127);
+  }
+  paused_ = false;
+  if (!eventually([this] { return answersPing(port_); }, 10s)) {
+    kill();
+    throw std::runtime_error("redis-server on port " + port + " did not answer PING in 10s");
+  }
+}
+
+void RedisServer::pause() {
+  ::kill(pid_, SIGSTOP);
+  paused_ = true;
+}
+
+void RedisServer::resume() {
+  ::kill(pid_, SIGCONT);
+  paused_ = false;
+}
+
+void RedisServer::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  if (paused_) ::kill(pid_, SIGCONT);
+  if (!reap(pid_, 10s)) throw std::runtime_error("redis-server did not exit after SIGKILL");
+  pid_ = -1;
+  paused_ = false;
+}
+
+}  // namespace readthru::testing

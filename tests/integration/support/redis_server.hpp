@@ -1,0 +1,37 @@
+#pragma once
+// A throwaway redis-server of the test's own on a free loopback port (no persistence), for
+// fault tests that stall, stop or kill a node: the shared stack is never touched, so these
+// tests need no lock on it. Stopped (SIGKILL if SIGTERM is not enough) by the destructor.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace readthru::testing {
+
+class RedisServer {
+ public:
+  // Starts it and waits (with a deadline) until it answers PING; throws otherwise.
+  RedisServer();
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // SIGSTOP / SIGCONT: the node hangs (sockets open, nothing answered) and comes back.
+  void pause();
+  void resume();
+  // Kills it (SIGKILL) and waits for it; start() brings it back on the same port.
+  void kill();
+  void start();
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  bool paused_ = false;
+};
+
+}  // namespace readthru::testing
