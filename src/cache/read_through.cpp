@@ -3,6 +3,7 @@
 
 #include "cache/read_through.hpp"
 
+#include "cache/availability.hpp"
 #include "cache/side_keys.hpp"
 
 namespace readthru::cache {
@@ -71,6 +72,20 @@ resp::Value ReadThrough::disabled(const Keyspace& ks) {
                             "' is disabled: " + ks.failure());
 }
 
+// A read that Redis answered with an error: true when the database should answer it
+// instead (Redis cannot serve now and the keyspace says `on_cache_down: load`). Otherwise
+// the error goes to the client as it is: a refusal by Redis (NOPERM, ...), or an outage
+// the keyspace wants reported.
+bool ReadThrough::readableWhileDown(const Keyspace& ks, const resp::Value& v) {
+  if (!cacheUnavailable(v)) return false;
+  if (ks.cfg().on_cache_down == config::CacheDownPolicy::kError) {
+    bump(stats_.cache_down_errors);
+    return false;
+  }
+  bump(stats_.cache_down_loads);
+  return true;
+}
+
 resp::Value ReadThrough::reply(Read kind, const std::string& field, const Loaded& loaded) {
   if (loaded.kind == Loaded::Kind::kError) return resp::Value::error(loaded.error);
   const bool found = loaded.kind == Loaded::Kind::kFound;
@@ -112,7 +127,10 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
       done(std::move(v));
       return;
     }
-    // Any other error means Redis is in trouble: the database answers alone (fail open).
+    if (v.isError() && !readableWhileDown(ks, v)) {
+      done(std::move(v));
+      return;
+    }
     const bool redis_ok = !v.isError();
     if (kind == Read::kHGet && redis_ok) {
       hgetMiss(ks, std::move(key), std::move(field), std::move(done));
@@ -135,6 +153,10 @@ void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string fiel
     if (v.type == resp::Type::kInteger && v.integer == 1) {
       bump(stats_.hits);
       done(resp::Value::nil());
+      return;
+    }
+    if (v.isError() && !readableWhileDown(ks, v)) {
+      done(std::move(v));
       return;
     }
     bump(stats_.misses);
@@ -230,6 +252,8 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_tags_recorded", get(stats_.tags_recorded)},
           {"readthru_tag_record_errors", get(stats_.tag_record_errors)},
           {"readthru_tag_fills_raced", get(stats_.tag_fills_raced)},
+          {"readthru_cache_down_loads", get(stats_.cache_down_loads)},
+          {"readthru_cache_down_errors", get(stats_.cache_down_errors)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

@@ -92,7 +92,7 @@ class ReadThrough : public CounterSource {
         values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0},
         fills_rejected{0}, invalidations_key{0}, invalidations_tag{0}, invalidations_keyspace{0},
         invalidations_pattern{0}, refreshes{0}, tags_recorded{0}, tag_record_errors{0},
-        tag_fills_raced{0};
+        tag_fills_raced{0}, cache_down_loads{0}, cache_down_errors{0};
     std::atomic<std::uint64_t> by_source[3]{};  // by InvalidationSource
   };
   struct Sweep;
@@ -103,6 +103,7 @@ class ReadThrough : public CounterSource {
   void mget(Command cmd, ReplyCallback done);
   static resp::Value reply(Read kind, const std::string& field, const Loaded& loaded);
   resp::Value disabled(const Keyspace& ks);
+  bool readableWhileDown(const Keyspace& ks, const resp::Value& v);
 
   // fill.cpp: the miss side. fetch() joins or leads the load of `key`; `done` gets the
   // outcome on this thread. With `redis_ok` false (Redis just failed) no lease is taken

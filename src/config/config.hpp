@@ -73,6 +73,10 @@ struct PostgresConfig {
 
 enum class KeyspaceFormat { kJson, kValue, kHash, kRows };
 
+// What a read of a managed key does when Redis cannot answer it (node unreachable,
+// timeout, breaker open, CLUSTERDOWN, LOADING, MASTERDOWN, TRYAGAIN past its window).
+enum class CacheDownPolicy { kLoad, kError };
+
 // One `invalidate:` entry of a keyspace: when a row of `table` changes (the database's
 // change stream), the keys built from its `key` columns and the tags built from its
 // `tags` templates are invalidated.
@@ -99,8 +103,9 @@ struct KeyspaceConfig {
   Millis negative_ttl{0};      // 0: "no row" is not cached
   std::string batch_query;     // empty: one query per key
   std::string batch_key;
-  std::uint64_t max_value_size = 1024 * 1024;  // bigger values are served, not stored
-  int version = 0;                             // 0: keys as written; n: "v<n>:" added
+  std::uint64_t max_value_size = 1024 * 1024;              // bigger values are served, not stored
+  int version = 0;                                         // 0: keys as written; n: "v<n>:" added
+  CacheDownPolicy on_cache_down = CacheDownPolicy::kLoad;  // kLoad: answer from the database
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns
   std::vector<InvalidateRule> invalidate;
 };

@@ -74,7 +74,8 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   r.requireMap(node, key);
   r.allowOnly(node, key,
               {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
-               "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate"});
+               "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate",
+               "on_cache_down"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -107,6 +108,16 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   if (!ks.batch_query.empty() && ks.params.size() != 1) {
     r.fail(node["batch_query"], key + ".batch_query",
            "needs exactly one entry in params (its values are passed as one array, $1)");
+  }
+  if (auto n = node["on_cache_down"]) {
+    const std::string policy = r.scalar(n, key + ".on_cache_down");
+    if (policy == "load") {
+      ks.on_cache_down = CacheDownPolicy::kLoad;
+    } else if (policy == "error") {
+      ks.on_cache_down = CacheDownPolicy::kError;
+    } else {
+      r.fail(n, key + ".on_cache_down", "must be load or error, got '" + policy + "'");
+    }
   }
   if (auto n = node["max_value_size"]) {
     ks.max_value_size = r.size(n, key + ".max_value_size");

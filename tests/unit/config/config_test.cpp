@@ -317,6 +317,19 @@ TEST(Config, ResilienceKeys) {
   EXPECT_EQ(cfg.backend.breaker.max_open_time, Millis(5000));
 }
 
+TEST(Config, OnCacheDown) {
+  const std::string head =
+      "backend: { seeds: [\"127.0.0.1:7000\"] }\npostgres: { dsn: \"host=x\" }\nkeyspaces:\n"
+      "  - name: u\n    pattern: \"u:<id>\"\n    query: \"SELECT 1\"\n    params: [id]\n"
+      "    ttl: 1s\n";
+  EXPECT_EQ(loadString(head, "t.yaml").keyspaces[0].on_cache_down, CacheDownPolicy::kLoad);
+  EXPECT_EQ(loadString(head + "    on_cache_down: error\n", "t.yaml").keyspaces[0].on_cache_down,
+            CacheDownPolicy::kError);
+  EXPECT_NE(
+      errorOf(head + "    on_cache_down: stale\n").find("on_cache_down: must be load or error"),
+      std::string::npos);
+}
+
 TEST(Config, ResilienceErrors) {
   const std::string seeds = "  seeds: [\"127.0.0.1:7000\"]\n";
   EXPECT_NE(

@@ -1,0 +1,86 @@
+// Reads of managed keys while Redis cannot answer: the keyspace's `on_cache_down` decides
+// between answering from PostgreSQL (load, the default) and reporting the outage (error).
+// Redis is a redis-server of the test's own, killed and restarted; the database is the
+// stack's, only read.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "client.hpp"
+#include "eventually.hpp"
+#include "raw_conn.hpp"
+#include "readthru_process.hpp"
+#include "redis_server.hpp"
+
+namespace readthru::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTag = "cd" + std::to_string(::getpid());
+
+std::string rule(const std::string& name, const std::string& extra) {
+  return keyspaceRule(name, kTag + ":" + name + ":<id>", "SELECT 'row-' || $1 AS v",
+                      "    params: [id]\n    format: value\n    ttl: 30s\n" + extra);
+}
+
+std::string key(const std::string& name, int id) {
+  return kTag + ":" + name + ":" + std::to_string(id);
+}
+
+TEST(CacheDown, ManagedReadsFailOpenToTheDatabaseOrReportPerKeyspace) {
+  RedisServer redis;
+  const std::string backend =
+      "  mode: standalone\n  seeds: [\"127.0.0.1:" + std::to_string(redis.port()) +
+      "\"]\n  command_timeout: 300ms\n  connect_timeout: 300ms\n";
+  const std::string sections =
+      "postgres:\n  dsn: \"host=127.0.0.1 port=55432 dbname=app user=app\"\nkeyspaces:\n" +
+      rule("open", "") + rule("closed", "    on_cache_down: error\n");
+  ReadthruProcess rt(backend, "  threads: 1\n", sections);
+  Client c(rt.port());
+  ASSERT_EQ(show(c.call({"GET", key("open", 1)})), "row-1");  // an ordinary miss, stored
+  Client direct(redis.port());
+  ASSERT_EQ(show(direct.call({"GET", key("open", 1)})), "row-1");
+
+  redis.kill();
+  // Redis is gone: the default keyspace answers from the database, cached or not...
+  EXPECT_EQ(show(c.call({"GET", key("open", 1)})), "row-1");
+  EXPECT_EQ(show(c.call({"GET", key("open", 2)})), "row-2");
+  // ...the other reports the outage, and so does a plain key.
+  const std::string refused = show(c.call({"GET", key("closed", 1)}));
+  EXPECT_EQ(refused.rfind("(error) ERR readthru: backend 127.0.0.1:", 0), 0u) << refused;
+  const std::string plain = show(c.call({"GET", kTag + ":plain"}));
+  EXPECT_EQ(plain.rfind("(error) ERR readthru: backend 127.0.0.1:", 0), 0u) << plain;
+  EXPECT_GE(infoField(c, "readthru", "readthru_cache_down_loads").value_or(0), 2);
+  EXPECT_GE(infoField(c, "readthru", "readthru_cache_down_errors").value_or(0), 1);
+
+  redis.start();
+  // Back to normal once the node answers again: misses are stored as before.
+  EXPECT_TRUE(eventually([&] { return show(c.call({"GET", key("closed", 3)})) == "row-3"; }, 20s));
+  Client again(redis.port());
+  EXPECT_TRUE(eventually([&] { return show(again.call({"GET", key("closed", 3)})) == "row-3"; }));
+}
+
+TEST(CacheDown, ARefusalByRedisIsNotAnOutage) {
+  RedisServer redis;
+  const std::string backend =
+      "  mode: standalone\n  seeds: [\"127.0.0.1:" + std::to_string(redis.port()) + "\"]\n";
+  const std::string sections =
+      "postgres:\n  dsn: \"host=127.0.0.1 port=55432 dbname=app user=app\"\nkeyspaces:\n" +
+      rule("open", "");
+  ReadthruProcess rt(backend, "  threads: 1\n", sections);
+  Client c(rt.port());
+  // A list where the keyspace expects a string: Redis's WRONGTYPE reaches the client, and
+  // the database is not asked.
+  Client direct(redis.port());
+  ASSERT_EQ(show(direct.call({"RPUSH", key("open", 7), "x"})), "(integer) 1");
+  const std::string wrong = show(c.call({"GET", key("open", 7)}));
+  EXPECT_EQ(wrong.rfind("(error) WRONGTYPE", 0), 0u) << wrong;
+  EXPECT_EQ(infoField(c, "readthru", "readthru_loads").value_or(-1), 0);
+  EXPECT_EQ(infoField(c, "readthru", "readthru_cache_down_loads").value_or(-1), 0);
+}
+
+}  // namespace
+}  // namespace readthru::testing
