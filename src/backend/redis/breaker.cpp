@@ -5,17 +5,11 @@
 #include "common/log.hpp"
 
 namespace readthru::backend::redis {
-namespace {
-
-// Uniform in [d/2, d]: re-opens of many instances spread out instead of lining up.
 Millis jittered(Millis d) {
   thread_local std::minstd_rand rng{std::random_device{}()};
-  const auto half = d.count() / 2;
-  std::uniform_int_distribution<std::int64_t> pick(half, d.count());
+  std::uniform_int_distribution<std::int64_t> pick(d.count() / 2, d.count());
   return Millis(pick(rng));
 }
-
-}  // namespace
 
 Breaker::Breaker(std::string node, BreakerOptions options)
     : node_(std::move(node)), options_(options) {}

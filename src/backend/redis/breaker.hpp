@@ -31,6 +31,10 @@
 
 namespace readthru::backend::redis {
 
+// Uniform in [d/2, d] ("equal jitter"): never less than half of `d`, and waits that began
+// together (threads, instances) end apart. For breaker periods and reconnect back-off.
+Millis jittered(Millis d);
+
 struct BreakerOptions {
   int consecutive_failures = 5;  // 0: never opens on a run of failures
   // Opens when at least `min_requests` requests in one `window` had this share of

@@ -5,7 +5,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <random>
 #include <vector>
 
 #include "common/log.hpp"
@@ -18,13 +17,6 @@ namespace {
 
 constexpr Millis kFirstBackoff{100};
 constexpr Millis kMaxBackoff{2000};
-
-// Uniform in [d/2, d] ("equal jitter"): never less than half the back-off, never in step.
-Millis jittered(Millis d) {
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  std::uniform_int_distribution<std::int64_t> pick(d.count() / 2, d.count());
-  return Millis(pick(rng));
-}
 
 // Encodes with hiredis's formatter, appending to `out`.
 void appendEncoded(std::string& out, std::span<const std::string> args) {
