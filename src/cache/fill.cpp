@@ -202,6 +202,17 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
       // Nothing is stored; the lease goes so that the next reader may try again.
       bump(stats_.load_errors);
       release(*fill);
+      const auto& fallback = fill->ks->cfg().fallback_value;
+      if (!fill->redis_ok && fallback) {
+        // Neither the cache nor the database could answer: the keyspace's stand-in value,
+        // served and never stored.
+        bump(stats_.fallbacks_served);
+        auto stand_in = std::make_shared<Loaded>();
+        stand_in->kind = Loaded::Kind::kFound;
+        stand_in->value = *fallback;
+        flights_.finish(fill->flight, std::move(stand_in));
+        return;
+      }
       flights_.finish(fill->flight,
                       Loaded::failed("ERR readthru: load failed for keyspace '" + fill->ks->name() +
                                      "': " + rows.error().message));
@@ -229,6 +240,10 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
     flights_.finish(fill->flight, loaded);
   };
   if (!fill->redis_ok) {
+    // Redis could not take it: the gutter keeps it a few seconds for the next reads.
+    if (options_.gutter != nullptr && !SingleFlight::invalidated(fill->flight)) {
+      options_.gutter->put(fill->key, loaded);
+    }
     flights_.finish(fill->flight, loaded);
     return;
   }

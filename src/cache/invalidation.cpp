@@ -31,6 +31,11 @@ constexpr const char* kRestoreTagScript =
 
 }  // namespace
 
+void ReadThrough::forget(const std::string& key) {
+  flights_.invalidate(key);
+  if (options_.gutter != nullptr) options_.gutter->erase(key);
+}
+
 // One SCAN-and-UNLINK run. State keys first: a load that holds a lease when the sweep
 // starts either loses it here (its fill is refused) or has filled before the scan got
 // there, and then the data phase finds its value. Data keys first would let such a load
@@ -94,7 +99,7 @@ void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
       key = ks->physicalKey(key);
       states.push_back(stateKey(key));
     }
-    flights_.invalidate(key);
+    forget(key);
     bump(stats_.invalidated_keys);
   }
   // The reply waits for both: a lease still in place after it could let a load that read
@@ -171,7 +176,7 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
               }
               std::vector<std::string> keys, states;
               for (resp::Value& m : members.elements) {
-                flights_.invalidate(m.str);
+                forget(m.str);
                 bump(stats_.invalidated_keys);
                 states.push_back(stateKey(m.str));
                 keys.push_back(std::move(m.str));
@@ -260,10 +265,10 @@ void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
           if (sw->phase == 0) {
             auto data = dataKeyOfState(k.str);
             if (!data || !sweepable(sw->only, *data)) continue;
-            flights_.invalidate(std::string(*data));
+            forget(std::string(*data));
             states.push_back(std::move(k.str));
           } else if (sweepable(sw->only, k.str)) {
-            flights_.invalidate(k.str);
+            forget(k.str);
             states.push_back(stateKey(k.str));
             keys.push_back(std::move(k.str));
           }

@@ -86,6 +86,13 @@ bool ReadThrough::readableWhileDown(const Keyspace& ks, const resp::Value& v) {
   return true;
 }
 
+LoadedPtr ReadThrough::fromGutter(const std::string& key) {
+  if (options_.gutter == nullptr) return nullptr;
+  LoadedPtr kept = options_.gutter->get(key);
+  if (kept) bump(stats_.gutter_served);
+  return kept;
+}
+
 resp::Value ReadThrough::reply(Read kind, const std::string& field, const Loaded& loaded) {
   if (loaded.kind == Loaded::Kind::kError) return resp::Value::error(loaded.error);
   const bool found = loaded.kind == Loaded::Kind::kFound;
@@ -132,6 +139,12 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
       return;
     }
     const bool redis_ok = !v.isError();
+    if (!redis_ok) {
+      if (LoadedPtr kept = fromGutter(ks.physicalKey(key))) {
+        done(reply(kind, field, *kept));
+        return;
+      }
+    }
     if (kind == Read::kHGet && redis_ok) {
       hgetMiss(ks, std::move(key), std::move(field), std::move(done));
       return;
@@ -158,6 +171,12 @@ void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string fiel
     if (v.isError() && !readableWhileDown(ks, v)) {
       done(std::move(v));
       return;
+    }
+    if (v.isError()) {
+      if (LoadedPtr kept = fromGutter(ks.physicalKey(key))) {
+        done(reply(Read::kHGet, field, *kept));
+        return;
+      }
     }
     bump(stats_.misses);
     fetch(ks, std::move(key), !v.isError(),
@@ -254,6 +273,8 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_tag_fills_raced", get(stats_.tag_fills_raced)},
           {"readthru_cache_down_loads", get(stats_.cache_down_loads)},
           {"readthru_cache_down_errors", get(stats_.cache_down_errors)},
+          {"readthru_gutter_served", get(stats_.gutter_served)},
+          {"readthru_fallbacks_served", get(stats_.fallbacks_served)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cache/backend.hpp"
+#include "cache/gutter.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "cache/load_batcher.hpp"
 #include "cache/single_flight.hpp"
@@ -42,6 +43,9 @@ class ReadThrough : public CounterSource {
     Millis lease_time{3000};
     // Unique per process: lease tokens are "<instance>:<n>".
     std::string instance;
+    // Where loads made while Redis is down are kept for a few seconds (shared by the
+    // process; may be null: every read during an outage is then a load).
+    Gutter* gutter = nullptr;
   };
 
   ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
@@ -92,7 +96,8 @@ class ReadThrough : public CounterSource {
         values_too_big{0}, disabled_errors{0}, invalidated_keys{0}, fills_cancelled{0},
         fills_rejected{0}, invalidations_key{0}, invalidations_tag{0}, invalidations_keyspace{0},
         invalidations_pattern{0}, refreshes{0}, tags_recorded{0}, tag_record_errors{0},
-        tag_fills_raced{0}, cache_down_loads{0}, cache_down_errors{0};
+        tag_fills_raced{0}, cache_down_loads{0}, cache_down_errors{0}, gutter_served{0},
+        fallbacks_served{0};
     std::atomic<std::uint64_t> by_source[3]{};  // by InvalidationSource
   };
   struct Sweep;
@@ -104,6 +109,8 @@ class ReadThrough : public CounterSource {
   static resp::Value reply(Read kind, const std::string& field, const Loaded& loaded);
   resp::Value disabled(const Keyspace& ks);
   bool readableWhileDown(const Keyspace& ks, const resp::Value& v);
+  // While Redis is down: the gutter's copy of `key` (physical), counted, or null.
+  LoadedPtr fromGutter(const std::string& key);
 
   // fill.cpp: the miss side. fetch() joins or leads the load of `key`; `done` gets the
   // outcome on this thread. With `redis_ok` false (Redis just failed) no lease is taken
@@ -127,6 +134,9 @@ class ReadThrough : public CounterSource {
                   std::function<void(bool)> next);
 
   // invalidation.cpp
+  // An invalidated key (physical): a load of it in flight must not store, and the gutter's
+  // copy goes.
+  void forget(const std::string& key);
   void sweep(std::string what, std::string glob, std::string state_glob, const KeyPattern* only,
              ReplyCallback done);
   // UNLINKs data keys (on `affinity`'s connection) and state keys (on this thread's own);

@@ -155,6 +155,16 @@ void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
   if (auto n = node["breaker"]) readBreaker(r, n, out.breaker);
 }
 
+void readGutter(const Reader& r, const YAML::Node& node, GutterConfig& out) {
+  r.requireMap(node, "gutter");
+  r.allowOnly(node, "gutter", {"max_memory", "ttl"});
+  if (auto n = node["max_memory"]) out.max_memory = r.size(n, "gutter.max_memory");
+  if (auto n = node["ttl"]) {
+    out.ttl = r.duration(n, "gutter.ttl");
+    if (out.ttl.count() == 0) r.fail(n, "gutter.ttl", "must be more than 0");
+  }
+}
+
 void readLog(const Reader& r, const YAML::Node& node, LogConfig& out) {
   r.requireMap(node, "log");
   r.allowOnly(node, "log", {"level", "json"});
@@ -181,7 +191,8 @@ Config loadString(std::string_view yaml, const std::string& name) {
     r.fail(root, "",
            "must be a mapping of sections (listen, backend, postgres, keyspaces, log, ...)");
   r.allowOnly(root, "",
-              {"listen", "backend", "postgres", "keyspaces", "cdc", "invalidation_stream", "log"});
+              {"listen", "backend", "postgres", "keyspaces", "cdc", "invalidation_stream", "gutter",
+               "log"});
   Config cfg;
   cfg.path = name;
   if (auto n = root["listen"]) readListen(r, n, cfg.listen);
@@ -204,6 +215,7 @@ Config loadString(std::string_view yaml, const std::string& name) {
       r.fail(n, "invalidation_stream", "needs keyspaces: (it invalidates their entries)");
     }
   }
+  if (auto n = root["gutter"]) readGutter(r, n, cfg.gutter);
   if (auto n = root["log"]) readLog(r, n, cfg.log);
   if (cfg.listen.announce.empty()) {
     cfg.listen.announce = cfg.listen.address == "0.0.0.0" ? "127.0.0.1" : cfg.listen.address;

@@ -106,6 +106,8 @@ struct KeyspaceConfig {
   std::uint64_t max_value_size = 1024 * 1024;              // bigger values are served, not stored
   int version = 0;                                         // 0: keys as written; n: "v<n>:" added
   CacheDownPolicy on_cache_down = CacheDownPolicy::kLoad;  // kLoad: answer from the database
+  // Served when Redis is down and the load fails too (string formats only); never stored.
+  std::optional<std::string> fallback_value;
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns
   std::vector<InvalidateRule> invalidate;
 };
@@ -127,6 +129,12 @@ struct InvalidationStreamConfig {
   Millis claim_idle{30000};  // a dead consumer's pending entries are taken after this
 };
 
+// The gutter (cache/gutter.hpp): loads made while Redis is down, kept in process memory.
+struct GutterConfig {
+  std::uint64_t max_memory = 16 * 1024 * 1024;  // 0: off
+  Millis ttl{5000};
+};
+
 struct LogConfig {
   std::string level = "info";
   bool json = false;
@@ -140,6 +148,7 @@ struct Config {
   std::vector<KeyspaceConfig> keyspaces;
   CdcConfig cdc;
   InvalidationStreamConfig invalidation_stream;
+  GutterConfig gutter;
   LogConfig log;
 };
 

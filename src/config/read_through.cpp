@@ -75,7 +75,7 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   r.allowOnly(node, key,
               {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
                "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate",
-               "on_cache_down"});
+               "on_cache_down", "fallback_value"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -117,6 +117,12 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
       ks.on_cache_down = CacheDownPolicy::kError;
     } else {
       r.fail(n, key + ".on_cache_down", "must be load or error, got '" + policy + "'");
+    }
+  }
+  if (auto n = node["fallback_value"]) {
+    ks.fallback_value = r.scalar(n, key + ".fallback_value");
+    if (ks.format == KeyspaceFormat::kHash) {
+      r.fail(n, key + ".fallback_value", "is for string formats (json, value, rows), not hash");
     }
   }
   if (auto n = node["max_value_size"]) {
