@@ -11,6 +11,7 @@
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 
@@ -63,9 +64,12 @@ TEST_F(RaceFreeFill, AnotherInstancesInvalidationStopsTheFill) {
   const std::string k = kTag + ":slow:2";
   Client reader(a_->port());
   Client admin(b_->port());
+  Pg pg;
   reader.send({"GET", k});  // instance A loads for ~400 ms
-  std::this_thread::sleep_for(150ms);
-  Pg().exec("UPDATE " + kTable + " SET v = 5 WHERE id = 2");
+  // Its statement sleeps: it has its snapshot, so it reads the row as it was before this.
+  ASSERT_TRUE(eventually([&] { return pg.sleepingIn(kTable); }, 5s, 10ms))
+      << "the load never reached the database";
+  pg.exec("UPDATE " + kTable + " SET v = 5 WHERE id = 2");
   EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "KEY", k})), "(integer) 0");  // via B
   EXPECT_EQ(show(reader.read()), "0");  // A read the row before the update: served...
   EXPECT_EQ(inRedis(k), "(nil)");       // ...but its lease was gone, so not stored
