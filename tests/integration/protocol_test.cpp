@@ -325,7 +325,10 @@ TEST(ProtocolLimits, OutputLimitStopsAClientThatNeverReads) {
   Client other(proc.port());
   EXPECT_EQ(show(other.call({"PING"})), "PONG");
   EXPECT_TRUE(eventually(
-      [&] { return other.call({"GET", "proto:big"}).str.size() == value.size(); }, 30s));
+      [&] {
+        return other.call({"GET", "proto:big"}).str.size() == value.size();
+      },
+      30s));
   EXPECT_GE(infoField(other, "readthru", "output_limit_disconnects").value_or(0), 1);
   other.call({"DEL", "proto:big"});
 }
