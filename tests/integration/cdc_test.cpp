@@ -147,14 +147,22 @@ TEST_F(Cdc, TruncateEmptiesTheKeyspace) {
 TEST_F(Cdc, AKillBetweenCommitAndInvalidationLosesNothing) {
   Client c(proc_->port());
   ASSERT_EQ(show(c.call({"GET", item(20)})), "v20");
+  auto counter = [&](const char* name) {
+    return infoInteger(c.call({"INFO", "readthru"}).str, name).value_or(-1);
+  };
+  const auto received = counter("cdc_transactions");
+  const auto applied = counter("cdc_transactions_applied");
   // Writes on every master wait: readthru receives the change but cannot apply it.
   std::vector<std::unique_ptr<Client>> masters;
   for (auto port : masterPorts()) {
     masters.push_back(std::make_unique<Client>(port));
-    ASSERT_EQ(show(masters.back()->call({"CLIENT", "PAUSE", "3000", "WRITE"})), "OK");
+    ASSERT_EQ(show(masters.back()->call({"CLIENT", "PAUSE", "5000", "WRITE"})), "OK");
   }
   Pg().exec("UPDATE " + kItems + " SET v = 'after-crash' WHERE id = 20");
-  std::this_thread::sleep_for(500ms);  // received by now, its UNLINK held by the pause
+  // Received: the stream counts a transaction as it hands it to the applier, which sends
+  // its UNLINK at once (held by the pause). Not applied: the kill below comes between.
+  ASSERT_TRUE(eventually([&] { return counter("cdc_transactions") > received; }, 4s, 10ms));
+  ASSERT_EQ(counter("cdc_transactions_applied"), applied);
   proc_->stop(/*kill=*/true);
   for (auto& m : masters) m->call({"CLIENT", "UNPAUSE"});
   delete proc_;
@@ -164,12 +172,24 @@ TEST_F(Cdc, AKillBetweenCommitAndInvalidationLosesNothing) {
 }
 
 TEST_F(Cdc, TwoInstancesOneLeaderAndATakeover) {
+  // The leader renews its lease with EVAL; an instance that does not lead tries to take it
+  // with SET NX every third of a lease. So the SETs counted by the lease key's master are
+  // the second instance's attempts.
+  const std::uint16_t lease_node =
+      slotOwner(keySlot("readthru:cdc:leader:{" + kTag + "_slot}")).master;
+  auto sets = [&] {
+    return infoInteger(show(Client(lease_node).call({"INFO", "commandstats"})), "cmdstat_set:calls")
+        .value_or(0);
+  };
+  const auto sets_before = sets();
   ReadthruProcess second(clusterBackend(), "", config());
   Client a(proc_->port()), b(second.port());
   auto leader = [](Client& c) {
     return infoInteger(c.call({"INFO", "readthru"}).str, "cdc_leader").value_or(-1);
   };
-  std::this_thread::sleep_for(1500ms);  // a lease time: both have had their chance
+  // Both have had their chance: the second has tried three times (the answers to the
+  // first two are back, a third of a lease apart) while the first held the lease.
+  ASSERT_TRUE(eventually([&] { return sets() >= sets_before + 3; }, kWait));
   EXPECT_EQ(leader(a) + leader(b), 1);
   ASSERT_EQ(leader(a), 1);  // the first instance has held it all along
   proc_->stop(/*kill=*/true);

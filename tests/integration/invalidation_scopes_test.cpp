@@ -8,15 +8,17 @@
 
 #include <chrono>
 #include <set>
-#include <thread>
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 
 namespace readthru::testing {
 namespace {
+
+using namespace std::chrono_literals;
 
 const std::string kTag = "isc" + std::to_string(::getpid());
 const std::string kTable = kTag + "_items";
@@ -116,8 +118,10 @@ TEST_F(InvalidationScopes, AKeyspaceSweepStopsALoadAlreadyInFlight) {
   Client reader(proc_->port());
   Client admin(proc_->port());
   const std::string k = key("slow:5");
+  Pg pg;
   reader.send({"GET", k});  // holds its lease for ~400 ms
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(eventually([&] { return pg.sleepingIn(kTable); }, 5s, 10ms))
+      << "the load never reached the database";
   EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "KEYSPACE", "slow"})), "(integer) 0");
   EXPECT_EQ(show(reader.read()), "v5");                       // the client that asked is answered
   EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 0");  // but nothing was stored
@@ -129,8 +133,10 @@ TEST_F(InvalidationScopes, ATagInvalidatedDuringTheLoadOfAKeyItWillCarryIsNotLos
   Client reader(proc_->port());
   Client admin(proc_->port());
   const std::string k = key("slowtag:7");  // team 1
+  Pg pg;
   reader.send({"GET", k});
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(eventually([&] { return pg.sleepingIn(kTable); }, 5s, 10ms))
+      << "the load never reached the database";
   EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "TAG", kTag + "-st:1"})), "(integer) 0");
   EXPECT_NE(show(reader.read()).find("\"v7\""), std::string::npos);
   EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 0");  // served, not stored

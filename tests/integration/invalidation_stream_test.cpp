@@ -47,6 +47,18 @@ class InvalidationStream : public ::testing::Test {
   static bool gone(Client& c, const std::string& k) {
     return show(c.call({"EXISTS", k})) == "(integer) 0";
   }
+  // A number XINFO GROUPS gives for the stream's one group, "rt" (entries-read, pending),
+  // or -1.
+  static std::int64_t groupField(Client& c, const std::string& stream, const std::string& name) {
+    for (const auto& group : c.call({"XINFO", "GROUPS", stream}).elements) {
+      for (std::size_t i = 0; i + 1 < group.elements.size(); i += 2) {
+        if (group.elements[i].str == name && group.elements[i + 1].type == resp::Type::kInteger) {
+          return group.elements[i + 1].integer;
+        }
+      }
+    }
+    return -1;
+  }
 };
 
 TEST_F(InvalidationStream, KeyTagAndKeyspaceEntriesAreAppliedAndAcknowledged) {
@@ -93,7 +105,16 @@ TEST_F(InvalidationStream, TwoInstancesApplyEachEntryOnce) {
            infoInteger(cb.call({"INFO", "readthru"}).str, "stream_entries_applied").value_or(0);
   };
   EXPECT_TRUE(eventually([&] { return applied() == 200; }, kWait)) << applied();
-  std::this_thread::sleep_for(300ms);  // nothing is applied twice later either
+  // Nothing is applied twice later either. First the group has handed out every entry and
+  // has each acknowledged, so no consumer can be given one again (a read or a claim); then
+  // a bounded wait lets an extra application that was under way show in the counts.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return groupField(ca, stream, "entries-read") == 200 &&
+               groupField(ca, stream, "pending") == 0;
+      },
+      kWait));
+  std::this_thread::sleep_for(300ms);
   EXPECT_EQ(applied(), 200);
   ca.call({"DEL", stream});
 }
@@ -111,7 +132,15 @@ TEST_F(InvalidationStream, EntriesADeadConsumerLeftPendingAreClaimed) {
   ASSERT_EQ(
       c.call({"XREADGROUP", "GROUP", "rt", "ghost", "COUNT", "10", "STREAMS", stream, ">"}).type,
       resp::Type::kArray);
-  std::this_thread::sleep_for(1200ms);  // longer than claim_idle
+  // `second` claims once as it starts (then every 10 s): the entry must have been idle for
+  // longer than claim_idle (1 s) by then, as Redis counts it: [[id, consumer, idle, n]].
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto p = c.call({"XPENDING", stream, "rt", "-", "+", "10"});
+        return p.isArray() && p.elements.size() == 1 && p.elements[0].elements.size() == 4 &&
+               p.elements[0].elements[2].integer > 1000;
+      },
+      kWait));
   ReadthruProcess second(clusterBackend(), "", config(stream));
   Client c2(second.port());
   EXPECT_TRUE(eventually([&] { return gone(c2, key(50)); }, kWait));

@@ -5,16 +5,18 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 #include "resp/writer.hpp"
 
 namespace readthru::testing {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string asciiLowerString(std::string s) {
   for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -87,8 +89,10 @@ TEST_F(Invalidation, ALoadOvertakenByAnInvalidationIsServedButNotStored) {
   Client reader(proc_->port());
   Client admin(proc_->port());
   const std::string k = key("slow:3");
+  Pg pg;
   reader.send({"GET", k});  // loads for ~400 ms
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  ASSERT_TRUE(eventually([&] { return pg.sleepingIn(kTable); }, 5s, 10ms))
+      << "the load never reached the database";
   EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "KEY", k})), "(integer) 0");
   EXPECT_EQ(show(reader.read()), "v3");
   EXPECT_EQ(show(admin.call({"EXISTS", k})), "(integer) 0");

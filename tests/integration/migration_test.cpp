@@ -18,6 +18,7 @@
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "readthru_process.hpp"
 
 namespace readthru::testing {
@@ -263,13 +264,16 @@ TEST_F(Migration, SlotMovesWhileClientsRunWithoutErrors) {
   } catch (const std::exception& e) {
     migration_error = e.what();
   }
-  // Let clients run on until readthru has followed a MOVED (bounded), plus a little more.
+  // Let clients run on until readthru has followed a MOVED (bounded), then for ten more
+  // rounds of every client's five commands on the slot's new home.
   const auto moved_deadline = Clock::now() + 10s;
   while (readthruCounter(proc_->port(), "backend_moved_redirects") <= 0 &&
          Clock::now() < moved_deadline) {
     std::this_thread::sleep_for(20ms);
   }
-  std::this_thread::sleep_for(300ms);
+  const std::int64_t at_move = commands.load();
+  EXPECT_TRUE(eventually([&] { return commands.load() >= at_move + 10 * 5 * kThreads; }, 10s))
+      << "the clients hardly ran after the move";
   stop = true;
   for (auto& th : clients) th.join();
   ASSERT_EQ(migration_error, "");

@@ -9,8 +9,10 @@
 #include <chrono>
 #include <thread>
 
+#include "cache/side_keys.hpp"
 #include "client.hpp"
 #include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "pg.hpp"
 #include "readthru_process.hpp"
 
@@ -63,9 +65,12 @@ TEST_F(RaceFreeFill, AnotherInstancesInvalidationStopsTheFill) {
   const std::string k = kTag + ":slow:2";
   Client reader(a_->port());
   Client admin(b_->port());
+  Pg pg;
   reader.send({"GET", k});  // instance A loads for ~400 ms
-  std::this_thread::sleep_for(150ms);
-  Pg().exec("UPDATE " + kTable + " SET v = 5 WHERE id = 2");
+  // Its statement sleeps: it has its snapshot, so it reads the row as it was before this.
+  ASSERT_TRUE(eventually([&] { return pg.sleepingIn(kTable); }, 5s, 10ms))
+      << "the load never reached the database";
+  pg.exec("UPDATE " + kTable + " SET v = 5 WHERE id = 2");
   EXPECT_EQ(show(admin.call({"READTHRU.INVALIDATE", "KEY", k})), "(integer) 0");  // via B
   EXPECT_EQ(show(reader.read()), "0");  // A read the row before the update: served...
   EXPECT_EQ(inRedis(k), "(nil)");       // ...but its lease was gone, so not stored
@@ -80,6 +85,7 @@ TEST_F(RaceFreeFill, AnotherInstancesInvalidationStopsTheFill) {
 // stop, the cache must hold exactly what the database holds.
 TEST_F(RaceFreeFill, TenThousandRoundsLeaveTheCacheEqualToTheDatabase) {
   const std::string k = kTag + ":row:1";
+  const std::string state = cache::stateKey(k);  // holds the lease of a load in flight
   std::atomic<bool> stop{false};
   std::atomic<bool> pause{false};
   std::atomic<int> paused{0};
@@ -110,9 +116,17 @@ TEST_F(RaceFreeFill, TenThousandRoundsLeaveTheCacheEqualToTheDatabase) {
     Client& admin = round % 2 == 0 ? via_a : via_b;
     ASSERT_FALSE(admin.call({"READTHRU.INVALIDATE", "KEY", k}).isError());
     if (round % 500 != 0) continue;
-    // Let the dust settle: readers stop, loads in flight finish or are refused.
+    // Let the dust settle: readers stop (each reader's last GET answered, and readthru
+    // answers a load's clients once its fill script has run), and no load holds a lease
+    // (a refused fill drops its lease after the answer). Then a bounded wait: a fill that
+    // wrongly landed late, without its lease, has had its chance to show.
     pause = true;
-    while (paused.load() < 4) std::this_thread::sleep_for(1ms);
+    if (!eventually([&] { return paused.load() == 4; }, 10s, 1ms)) {
+      ADD_FAILURE() << "round " << round << ": the readers did not pause";
+      break;
+    }
+    EXPECT_TRUE(eventually([&] { return inRedis(state) == "(nil)"; }, 10s, 5ms))
+        << "round " << round << ": a lease stayed in " << state << ": " << inRedis(state);
     std::this_thread::sleep_for(50ms);
     const std::string want = std::to_string(round);
     const std::string cached = inRedis(k);

@@ -41,10 +41,13 @@ TEST(PostgresPoolFailure, ReconnectsAfterTheSessionIsKilled) {
 
   std::optional<Result<cache::RowSet>> running;
   h.pool->query(1, {}, [&](Result<cache::RowSet> r) { running = std::move(r); });
-  h.runUntil([] { return false; }, 100ms);  // let it reach the server
+  // In flight: the server runs it (our session sleeps in pg_sleep).
+  Pg pg;
+  const std::string wait_event = "SELECT wait_event FROM pg_stat_activity WHERE pid = " + pid;
+  ASSERT_TRUE(h.runUntil([&] { return pg.scalar(wait_event) == "PgSleep"; }, 3s))
+      << "the query never reached the server";
 
   // Only our own session: other processes may hold readthru sessions on the same stack.
-  Pg pg;
   EXPECT_EQ(pg.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                       " WHERE application_name = 'readthru' AND pid = " +
                       pid),
@@ -109,7 +112,10 @@ TEST(PostgresPoolFailure, StopAnswersEverythingWaiting) {
   std::vector<std::optional<Result<cache::RowSet>>> got(2);
   for (auto& slot : got)
     h.pool->query(0, {}, [&slot](Result<cache::RowSet> r) { slot = std::move(r); });
-  h.runUntil([] { return false; }, 20ms);
+  // One in flight on the server (the other waits behind it, max_inflight 1), then stop.
+  Pg pg;
+  ASSERT_TRUE(h.runUntil([&] { return pg.sleepingIn("SELECT pg_sleep(0.5)"); }, 3s))
+      << "the query never reached the server";
   h.pool->stop();
   for (const auto& slot : got) {
     ASSERT_TRUE(slot.has_value());

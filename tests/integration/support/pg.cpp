@@ -42,15 +42,31 @@ std::string Pg::scalar(const std::string& sql) {
   return r.empty() || r[0].empty() ? "" : r[0][0];
 }
 
-std::int64_t Pg::calls(const std::string& fragment) {
-  std::string quoted;
-  for (char c : fragment) {
-    quoted += c;
-    if (c == '\'') quoted += '\'';
+namespace {
+
+// `text` inside '...' in SQL.
+std::string quoted(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
   }
+  return out;
+}
+
+}  // namespace
+
+std::int64_t Pg::calls(const std::string& fragment) {
   return std::stoll(
-      scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%" + quoted +
-             "%' AND query NOT LIKE '%pg_stat_statements%'"));
+      scalar("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%" +
+             quoted(fragment) + "%' AND query NOT LIKE '%pg_stat_statements%'"));
+}
+
+bool Pg::sleepingIn(const std::string& fragment) {
+  return scalar(
+             "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+             "state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%" +
+             quoted(fragment) + "%'") != "0";
 }
 
 }  // namespace readthru::testing

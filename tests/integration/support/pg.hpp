@@ -31,6 +31,11 @@ class Pg {
   // How many times statements whose text contains `fragment` ran, per pg_stat_statements.
   std::int64_t calls(const std::string& fragment);
 
+  // Whether another session is inside pg_sleep() right now, running a statement whose text
+  // contains `fragment`: a load that a test keeps in flight on purpose (a query with
+  // pg_sleep) has reached the database and taken its snapshot.
+  bool sleepingIn(const std::string& fragment);
+
  private:
   pg_conn* conn_ = nullptr;
 };

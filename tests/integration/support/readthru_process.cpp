@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,9 +13,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "client.hpp"
 
@@ -35,11 +38,23 @@ std::uint16_t freePort() {
 
 namespace {
 
-// Starts build's readthru on `config`, its output going to `log`.
+using Clock = std::chrono::steady_clock;
+
+// How long readthru gets to answer PING after its start, and to exit after SIGTERM (and
+// then after SIGKILL) before the test gives up on it.
+constexpr auto kReadyDeadline = std::chrono::seconds(20);
+constexpr auto kStopDeadline = std::chrono::seconds(10);
+
+// Starts build's readthru on `config`, its output going to `log`. The child dies with the
+// test process (PR_SET_PDEATHSIG), so a test killed by ctest's timeout or a crash leaves
+// no readthru behind holding ports, leases or replication slots.
 pid_t spawn(const std::string& config, const std::string& log) {
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
@@ -47,6 +62,34 @@ pid_t spawn(const std::string& config, const std::string& log) {
     ::_exit(127);
   }
   return pid;
+}
+
+// Reaps `pid` once it has exited, polling until `deadline`: its waitpid status, or
+// nullopt while it is still running.
+std::optional<int> reap(pid_t pid, Clock::time_point deadline) {
+  while (true) {
+    int status = 0;
+    const pid_t got = ::waitpid(pid, &status, WNOHANG);
+    if (got == pid) return status;
+    if (got < 0) return -1;  // not our child any more (already reaped)
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// SIGKILL and reap, bounded: a child that survives even that is left to init. Returns the
+// status, or -1.
+int killAndReap(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  return reap(pid, Clock::now() + kStopDeadline).value_or(-1);
+}
+
+// The end of a log, for a failure message.
+std::string logTail(const std::string& path, std::size_t max = 4000) {
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  std::string s = text.str();
+  return s.size() > max ? "..." + s.substr(s.size() - max) : s;
 }
 
 }  // namespace
@@ -78,22 +121,36 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
         << backend_yaml << sections << "log:\n  level: info\n";
   }
   pid_ = spawn(config, log_);
-  // Ready when it answers PING.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    try {
-      Client c(port_);
-      if (show(c.call({"PING"})) == "PONG") return;
-    } catch (const std::exception&) {
+  // Ready when it answers PING. One that does not is killed and reaped before the test
+  // fails, so it holds nothing (ports, leases, slots) for the tests after it.
+  std::string failure;
+  try {
+    const auto deadline = Clock::now() + kReadyDeadline;
+    while (Clock::now() < deadline) {
+      try {
+        Client c(port_);
+        if (show(c.call({"PING"})) == "PONG") return;
+      } catch (const std::exception&) {
+      }
+      if (const auto status = reap(pid_, Clock::now())) {
+        pid_ = -1;
+        failure = "readthru exited at start (status " + std::to_string(*status) + ")";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("readthru exited at start; see " + log_);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (failure.empty()) failure = "readthru did not answer PING within 20s; killed";
+  } catch (...) {
+    if (pid_ > 0) killAndReap(std::exchange(pid_, -1));
+    throw;
   }
-  throw std::runtime_error("readthru did not answer PING within 20s; see " + log_);
+  if (pid_ > 0) killAndReap(std::exchange(pid_, -1));
+  // The destructor does not run for a constructor that throws: the log goes with the
+  // message, and the directory with it.
+  const std::string tail = logTail(log_);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+  throw std::runtime_error(failure + "; its log:\n" + tail);
 }
 
 ExitResult runUntilExit(const std::string& config_yaml, std::chrono::milliseconds timeout) {
@@ -105,18 +162,12 @@ ExitResult runUntilExit(const std::string& config_yaml, std::chrono::millisecond
   std::ofstream(config) << config_yaml;
   const pid_t pid = spawn(config, log);
   ExitResult result;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      status = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::optional<int> status = reap(pid, Clock::now() + timeout);
+  if (!status) {
+    killAndReap(pid);  // still running: code stays -1
+  } else if (WIFEXITED(*status)) {
+    result.code = WEXITSTATUS(*status);
   }
-  if (status != -1 && WIFEXITED(status)) result.code = WEXITSTATUS(status);
   std::stringstream text;
   text << std::ifstream(log).rdbuf();
   result.log = text.str();
@@ -127,11 +178,12 @@ ExitResult runUntilExit(const std::string& config_yaml, std::chrono::millisecond
 
 int ReadthruProcess::stop(bool kill) {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, kill ? SIGKILL : SIGTERM);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return status;
+  const pid_t pid = std::exchange(pid_, -1);
+  ::kill(pid, kill ? SIGKILL : SIGTERM);
+  if (const auto status = reap(pid, Clock::now() + kStopDeadline)) return *status;
+  // A shutdown that hangs is a bug to report (stopAndCheck), not a test that hangs.
+  stop_forced_ = true;
+  return killAndReap(pid);
 }
 
 std::string ReadthruProcess::stopAndCheck() {
@@ -145,7 +197,9 @@ std::string ReadthruProcess::stopAndCheck() {
     const auto at = text.find(marker);
     if (at != std::string::npos) problems += text.substr(at, 2000) + "\n";
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (stop_forced_) {
+    problems += "readthru did not exit within 10s of SIGTERM; killed with SIGKILL\n";
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     problems += "readthru exit status " + std::to_string(status) + "\n";
   }
   return problems;

@@ -1,6 +1,8 @@
 #pragma once
 // Starts a real readthru binary (the one this build produced) on a free loopback port
-// with a config written for the test, and stops it with SIGTERM at the end.
+// with a config written for the test, and stops it with SIGTERM at the end. Every wait has
+// a deadline: a readthru that does not start, or does not stop, is killed, never waited
+// for without end.
 
 #include <sys/types.h>
 
@@ -22,7 +24,9 @@ class ReadthruProcess {
  public:
   // `backend_yaml` is the body of the `backend:` section, e.g.
   // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:`;
-  // `sections` adds top-level sections (postgres:, keyspaces:).
+  // `sections` adds top-level sections (postgres:, keyspaces:). Returns once readthru
+  // answers PING; throws (with the end of its log) when it exits first or does not answer
+  // within 20 s, having killed and reaped it.
   explicit ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra = "",
                            const std::string& sections = "");
   ~ReadthruProcess();
@@ -31,16 +35,18 @@ class ReadthruProcess {
 
   std::uint16_t port() const { return port_; }
   const std::string& logPath() const { return log_; }
-  // Sends SIGKILL (a crash) or SIGTERM and waits; returns the exit status from waitpid.
+  // Sends SIGKILL (a crash) or SIGTERM and waits up to 10 s, then sends SIGKILL; returns
+  // the status from waitpid (-1 when it could not be reaped).
   int stop(bool kill = false);
   // Stops with SIGTERM; returns "" when readthru exited with status 0 and its log holds no
   // sanitizer report, else what went wrong (with the report). The destructor runs this
   // check for a process still running and fails the current test on a problem, so a
-  // sanitizer report from readthru itself never goes unseen.
+  // sanitizer report from readthru itself never goes unseen. Needing SIGKILL is a problem.
   std::string stopAndCheck();
 
  private:
   pid_t pid_ = -1;
+  bool stop_forced_ = false;  // SIGTERM was not enough
   std::uint16_t port_ = 0;
   std::string dir_;
   std::string log_;
