@@ -147,6 +147,8 @@ int Application::run() {
   server::ServerContext ctx;
   std::vector<std::unique_ptr<asio::io_context>> ios;
   cache::SingleFlight flights;
+  // Loads made while Redis is down, for the whole process (cache/gutter.hpp).
+  cache::Gutter gutter({cfg_.gutter.max_memory, cfg_.gutter.ttl});
   std::vector<std::unique_ptr<backend::redis::Router>> routers;
   std::vector<std::unique_ptr<backend::postgres::Pool>> pools;
   std::vector<std::unique_ptr<cache::ReadThrough>> read_throughs;  // destroyed first
@@ -186,12 +188,15 @@ int Application::run() {
     options.lease_time = cfg_.postgres.statement_timeout + Millis(2000);
     // Per thread: tokens count per ReadThrough, so they must differ by thread.
     options.instance = ctx.run_id.substr(0, 16) + "." + std::to_string(i);
+    options.gutter = &gutter;
     read_throughs.push_back(std::make_unique<cache::ReadThrough>(
         *ios.back(), rules, flights, *routers.back(), *pools.back(), options));
     ctx.counter_sources.push_back(read_throughs.back().get());
     ctx.counter_sources.push_back(pools.back().get());
     read_through_ptrs.push_back(read_throughs.back().get());
   }
+
+  if (rules) ctx.counter_sources.push_back(&gutter);
 
   // Invalidations from other systems: one consumer per process, on the first io thread.
   std::unique_ptr<cache::StreamConsumer> stream_consumer;

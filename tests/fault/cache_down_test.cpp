@@ -13,6 +13,7 @@
 #include "raw_conn.hpp"
 #include "readthru_process.hpp"
 #include "redis_server.hpp"
+#include "tcp_proxy.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -80,6 +81,44 @@ TEST(CacheDown, ARefusalByRedisIsNotAnOutage) {
   EXPECT_EQ(wrong.rfind("(error) WRONGTYPE", 0), 0u) << wrong;
   EXPECT_EQ(infoField(c, "readthru", "readthru_loads").value_or(-1), 0);
   EXPECT_EQ(infoField(c, "readthru", "readthru_cache_down_loads").value_or(-1), 0);
+}
+
+TEST(CacheDown, TheGutterSparesTheDatabaseAndTheFallbackStandsIn) {
+  RedisServer redis;
+  TcpProxy pg(55432);
+  const std::string backend =
+      "  mode: standalone\n  seeds: [\"127.0.0.1:" + std::to_string(redis.port()) +
+      "\"]\n  command_timeout: 300ms\n  connect_timeout: 300ms\n";
+  const std::string sections =
+      "postgres:\n  dsn: \"host=127.0.0.1 port=" + std::to_string(pg.port()) +
+      " dbname=app user=app\"\n  connect_timeout: 500ms\n"
+      "gutter: { max_memory: 1mb, ttl: 60s }\nkeyspaces:\n" +
+      rule("g", "") + rule("f", "    fallback_value: \"unknown\"\n");
+  ReadthruProcess rt(backend, "  threads: 1\n", sections);
+  Client c(rt.port());
+  ASSERT_EQ(show(c.call({"PING"})), "PONG");
+
+  redis.kill();
+  const long long loads = infoField(c, "readthru", "readthru_loads").value_or(-1);
+  // Twenty reads of one key while Redis is down: one load, nineteen answers from the gutter.
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(show(c.call({"GET", key("g", 1)})), "row-1");
+  EXPECT_EQ(infoField(c, "readthru", "readthru_loads").value_or(-1) - loads, 1);
+  EXPECT_EQ(infoField(c, "readthru", "readthru_gutter_served").value_or(-1), 19);
+  EXPECT_EQ(infoField(c, "readthru", "gutter_entries").value_or(-1), 1);
+
+  // The database goes too: the gutter still answers what it holds, the keyspace with a
+  // fallback_value serves it, the other reports the failed load.
+  pg.setMode(TcpProxy::Mode::kClosed);
+  EXPECT_EQ(show(c.call({"GET", key("g", 1)})), "row-1");
+  EXPECT_EQ(show(c.call({"GET", key("f", 1)})), "unknown");
+  const std::string failed = show(c.call({"GET", key("g", 2)}));
+  EXPECT_EQ(failed.rfind("(error) ERR readthru: load failed for keyspace 'g'", 0), 0u) << failed;
+  EXPECT_EQ(infoField(c, "readthru", "readthru_fallbacks_served").value_or(-1), 1);
+
+  // An invalidation reaches the gutter: the next read loads again (and fails, no database).
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "KEY", key("g", 1)})).rfind("(error)", 0), 0u);
+  EXPECT_EQ(infoField(c, "readthru", "gutter_entries").value_or(-1), 0);
+  pg.setMode(TcpProxy::Mode::kForward);
 }
 
 }  // namespace
