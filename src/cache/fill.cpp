@@ -9,6 +9,7 @@
 #include "cache/read_through.hpp"
 #include "cache/row_encoding.hpp"
 #include "cache/side_keys.hpp"
+#include "common/fault.hpp"
 
 namespace readthru::cache {
 namespace {
@@ -93,8 +94,42 @@ struct ReadThrough::Fill {
 
 LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
 
+// The reader's own end of a miss: whichever comes first, the load's outcome or the
+// keyspace's request_deadline, answers it, once. The load goes on regardless (its result
+// is stored for the next reader, and other waiters may still be in time).
+LoadedCallback ReadThrough::withDeadline(const Keyspace& ks, const std::string& logical,
+                                         LoadedCallback done) {
+  struct Reader {
+    explicit Reader(boost::asio::io_context& io) : timer(io) {}
+    boost::asio::steady_timer timer;
+    LoadedCallback done;
+  };
+  auto reader = std::make_shared<Reader>(io_);
+  reader->done = std::move(done);
+  const Millis limit = ks.cfg().request_deadline;
+  reader->timer.expires_after(limit);
+  reader->timer.async_wait([this, reader, limit, &ks, logical](boost::system::error_code ec) {
+    if (ec || !reader->done) return;
+    bump(stats_.deadlines);
+    auto answer = std::move(reader->done);
+    reader->done = nullptr;
+    answer(Loaded::failed(
+        faultText(Fault::kDeadline, "read of '" + logical + "' in keyspace '" + ks.name() + "'",
+                  "request_deadline " + std::to_string(limit.count()) + "ms"),
+        Fault::kDeadline));
+  });
+  return [reader](const LoadedPtr& loaded) {
+    if (!reader->done) return;  // the deadline answered already
+    reader->timer.cancel();
+    auto answer = std::move(reader->done);
+    reader->done = nullptr;
+    answer(loaded);
+  };
+}
+
 void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
                         LoadedCallback done) {
+  done = withDeadline(ks, logical, std::move(done));
   std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
   if (!flight) {

@@ -94,7 +94,10 @@ LoadedPtr ReadThrough::fromGutter(const std::string& key) {
 }
 
 resp::Value ReadThrough::reply(Read kind, const std::string& field, const Loaded& loaded) {
-  if (loaded.kind == Loaded::Kind::kError) return resp::Value::error(loaded.error);
+  if (loaded.kind == Loaded::Kind::kError) {
+    return loaded.fault ? resp::Value::failure(loaded.fault, loaded.error)
+                        : resp::Value::error(loaded.error);
+  }
   const bool found = loaded.kind == Loaded::Kind::kFound;
   switch (kind) {
     case Read::kGet:
@@ -275,6 +278,7 @@ std::vector<Counter> ReadThrough::counters() const {
           {"readthru_cache_down_errors", get(stats_.cache_down_errors)},
           {"readthru_gutter_served", get(stats_.gutter_served)},
           {"readthru_fallbacks_served", get(stats_.fallbacks_served)},
+          {"readthru_deadlines", get(stats_.deadlines)},
           {"readthru_sql_batch_queries", batch},
           {"readthru_sql_single_queries", single}};
 }

@@ -97,7 +97,7 @@ class ReadThrough : public CounterSource {
         fills_rejected{0}, invalidations_key{0}, invalidations_tag{0}, invalidations_keyspace{0},
         invalidations_pattern{0}, refreshes{0}, tags_recorded{0}, tag_record_errors{0},
         tag_fills_raced{0}, cache_down_loads{0}, cache_down_errors{0}, gutter_served{0},
-        fallbacks_served{0};
+        fallbacks_served{0}, deadlines{0};
     std::atomic<std::uint64_t> by_source[3]{};  // by InvalidationSource
   };
   struct Sweep;
@@ -116,6 +116,7 @@ class ReadThrough : public CounterSource {
   // outcome on this thread. With `redis_ok` false (Redis just failed) no lease is taken
   // and nothing is stored: the database answers alone.
   void fetch(const Keyspace& ks, std::string key, bool redis_ok, LoadedCallback done);
+  LoadedCallback withDeadline(const Keyspace& ks, const std::string& logical, LoadedCallback done);
   void leaseStep(const std::shared_ptr<Fill>& fill);
   void afterLease(const std::shared_ptr<Fill>& fill);
   void load(const std::shared_ptr<Fill>& fill);

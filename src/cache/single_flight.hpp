@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -23,12 +24,14 @@ struct Loaded {
   Kind kind = Kind::kNotFound;
   std::string value;                                        // string formats
   std::vector<std::pair<std::string, std::string>> fields;  // format hash
-  std::string error;  // kError: the client's error text, e.g. "ERR readthru: load failed ..."
+  std::string error;      // kError: the client's error text, e.g. "ERR readthru: load failed ..."
+  std::error_code fault;  // kError: readthru's own failure (common/fault.hpp), if it is one
 
-  static std::shared_ptr<const Loaded> failed(std::string text) {
+  static std::shared_ptr<const Loaded> failed(std::string text, std::error_code fault = {}) {
     auto l = std::make_shared<Loaded>();
     l->kind = Kind::kError;
     l->error = std::move(text);
+    l->fault = fault;
     return l;
   }
 };

@@ -19,7 +19,7 @@ constexpr FaultInfo kFaults[] = {
     {Fault::kQueueFull, "queue_full", "has too many requests queued"},
     {Fault::kNoNode, "no_node", ""},
     {Fault::kShuttingDown, "shutting_down", "is shutting down"},
-    {Fault::kDeadline, "deadline", "timed out (request_deadline)"},
+    {Fault::kDeadline, "deadline", "timed out"},
     {Fault::kDatabaseDown, "database_down", "database unreachable"},
     {Fault::kStatementTimeout, "statement_timeout", "statement timeout"},
     {Fault::kLoadQueueFull, "load_queue_full", "too many loads waiting"},

@@ -106,6 +106,9 @@ struct KeyspaceConfig {
   std::uint64_t max_value_size = 1024 * 1024;              // bigger values are served, not stored
   int version = 0;                                         // 0: keys as written; n: "v<n>:" added
   CacheDownPolicy on_cache_down = CacheDownPolicy::kLoad;  // kLoad: answer from the database
+  // One bound for a miss as a whole: lease wait, load and fill. Past it the reader gets an
+  // error (the load goes on and may still be stored).
+  Millis request_deadline{5000};
   // Served when Redis is down and the load fails too (string formats only); never stored.
   std::optional<std::string> fallback_value;
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns

@@ -75,7 +75,7 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   r.allowOnly(node, key,
               {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
                "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate",
-               "on_cache_down", "fallback_value"});
+               "on_cache_down", "fallback_value", "request_deadline"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -117,6 +117,12 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
       ks.on_cache_down = CacheDownPolicy::kError;
     } else {
       r.fail(n, key + ".on_cache_down", "must be load or error, got '" + policy + "'");
+    }
+  }
+  if (auto n = node["request_deadline"]) {
+    ks.request_deadline = r.duration(n, key + ".request_deadline");
+    if (ks.request_deadline.count() == 0) {
+      r.fail(n, key + ".request_deadline", "must be more than 0");
     }
   }
   if (auto n = node["fallback_value"]) {
