@@ -2,6 +2,7 @@
 // Counters for INFO's readthru section. Each io thread's objects keep their own; INFO sums
 // them by name.
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,5 +22,10 @@ class CounterSource {
   virtual ~CounterSource() = default;
   virtual std::vector<Counter> counters() const = 0;
 };
+
+// Counters are written by their owner's thread and read by INFO from any thread.
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
 
 }  // namespace readthru::cache

@@ -15,22 +15,18 @@ bool isWrongType(const resp::Value& v) { return v.isError() && v.str.starts_with
 
 ReadThrough::ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
                          SingleFlight& flights, Backend& redis, SourceLoader& db, Options options)
-    : io_(io),
-      rules_(std::move(rules)),
-      flights_(flights),
+    : rules_(std::move(rules)),
       redis_(redis),
-      db_(db),
-      options_(std::move(options)),
+      gutter_(options.gutter),
+      fills_(io, *rules_, flights, redis, db,
+             {options.lease_time, options.instance, options.gutter}),
+      invalidator_(*rules_, redis, fills_, options.lease_time, options.instance),
       get_(command::lookupName("get")),
       hget_(command::lookupName("hget")),
       hgetall_(command::lookupName("hgetall")),
       mget_(command::lookupName("mget")),
       del_(command::lookupName("del")),
-      unlink_(command::lookupName("unlink")) {
-  for (const auto& ks : rules_->keyspaces()) {
-    batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db_));
-  }
-}
+      unlink_(command::lookupName("unlink")) {}
 
 bool ReadThrough::owns(const command::CommandSpec& spec,
                        const std::vector<std::string>& args) const {
@@ -87,8 +83,8 @@ bool ReadThrough::readableWhileDown(const Keyspace& ks, const resp::Value& v) {
 }
 
 LoadedPtr ReadThrough::fromGutter(const std::string& key) {
-  if (options_.gutter == nullptr) return nullptr;
-  LoadedPtr kept = options_.gutter->get(key);
+  if (gutter_ == nullptr) return nullptr;
+  LoadedPtr kept = gutter_->get(key);
   if (kept) bump(stats_.gutter_served);
   return kept;
 }
@@ -153,10 +149,10 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
       return;
     }
     bump(stats_.misses);
-    fetch(ks, std::move(key), redis_ok,
-          [kind, field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
-            done(reply(kind, field, *loaded));
-          });
+    fills_.fetch(ks, std::move(key), redis_ok,
+                 [kind, field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
+                   done(reply(kind, field, *loaded));
+                 });
   });
 }
 
@@ -182,10 +178,10 @@ void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string fiel
       }
     }
     bump(stats_.misses);
-    fetch(ks, std::move(key), !v.isError(),
-          [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
-            done(reply(Read::kHGet, field, *loaded));
-          });
+    fills_.fetch(ks, std::move(key), !v.isError(),
+                 [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
+                   done(reply(Read::kHGet, field, *loaded));
+                 });
   });
 }
 
@@ -233,54 +229,55 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
       }
       bump(stats_.misses);
       ++gather->remaining;
-      fetch(*m.ks, std::move(m.key), true, [gather, index = m.index](const LoadedPtr& loaded) {
-        gather->array.elements[index] = reply(Read::kGet, {}, *loaded);
-        if (--gather->remaining == 0) gather->done(std::move(gather->array));
-      });
+      fills_.fetch(*m.ks, std::move(m.key), true,
+                   [gather, index = m.index](const LoadedPtr& loaded) {
+                     gather->array.elements[index] = reply(Read::kGet, {}, *loaded);
+                     if (--gather->remaining == 0) gather->done(std::move(gather->array));
+                   });
     }
     if (--gather->remaining == 0) gather->done(std::move(gather->array));
   });
 }
 
+void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallback done) {
+  std::vector<std::string_view> caps;
+  const Keyspace* ks = rules_->match(key, caps);
+  if (ks == nullptr) {
+    done(resp::Value::error("ERR readthru: key '" + key + "' matches no keyspace"));
+    return;
+  }
+  if (ks->state() == Keyspace::State::kFailed) {
+    done(disabled(*ks));
+    return;
+  }
+  bump(stats_.refreshes);
+  // The UNLINK of the state key goes first on the connection the load's lease step uses,
+  // so the reload can never see the old value or lease.
+  invalidateKeys({key}, client_id, [this, ks, key, done = std::move(done)](resp::Value v) mutable {
+    if (v.isError()) {
+      done(std::move(v));
+      return;
+    }
+    const Read kind = ks->isHash() ? Read::kHGetAll : Read::kGet;
+    fills_.fetch(*ks, std::move(key), true,
+                 [kind, done = std::move(done)](const LoadedPtr& loaded) {
+                   done(reply(kind, {}, *loaded));
+                 });
+  });
+}
+
 std::vector<Counter> ReadThrough::counters() const {
   auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  std::uint64_t batch = 0, single = 0;
-  for (const auto& [ks, b] : batchers_) {
-    batch += b->batchQueries();
-    single += b->singleQueries();
-  }
-  return {{"readthru_hits", get(stats_.hits)},
-          {"readthru_misses", get(stats_.misses)},
-          {"readthru_loads", get(stats_.loads)},
-          {"readthru_load_errors", get(stats_.load_errors)},
-          {"readthru_negative_hits", get(stats_.negative_hits)},
-          {"readthru_singleflight_joins", get(stats_.singleflight_joins)},
-          {"readthru_lease_waits", get(stats_.lease_waits)},
-          {"readthru_lease_takeovers", get(stats_.lease_takeovers)},
-          {"readthru_store_errors", get(stats_.store_errors)},
-          {"readthru_values_too_big", get(stats_.values_too_big)},
-          {"readthru_disabled_errors", get(stats_.disabled_errors)},
-          {"readthru_invalidated_keys", get(stats_.invalidated_keys)},
-          {"readthru_fills_cancelled", get(stats_.fills_cancelled)},
-          {"readthru_fills_rejected", get(stats_.fills_rejected)},
-          {"readthru_invalidations_key", get(stats_.invalidations_key)},
-          {"readthru_invalidations_tag", get(stats_.invalidations_tag)},
-          {"readthru_invalidations_keyspace", get(stats_.invalidations_keyspace)},
-          {"readthru_invalidations_pattern", get(stats_.invalidations_pattern)},
-          {"readthru_invalidations_from_command", get(stats_.by_source[0])},
-          {"readthru_invalidations_from_cdc", get(stats_.by_source[1])},
-          {"readthru_invalidations_from_stream", get(stats_.by_source[2])},
-          {"readthru_refreshes", get(stats_.refreshes)},
-          {"readthru_tags_recorded", get(stats_.tags_recorded)},
-          {"readthru_tag_record_errors", get(stats_.tag_record_errors)},
-          {"readthru_tag_fills_raced", get(stats_.tag_fills_raced)},
-          {"readthru_cache_down_loads", get(stats_.cache_down_loads)},
-          {"readthru_cache_down_errors", get(stats_.cache_down_errors)},
-          {"readthru_gutter_served", get(stats_.gutter_served)},
-          {"readthru_fallbacks_served", get(stats_.fallbacks_served)},
-          {"readthru_deadlines", get(stats_.deadlines)},
-          {"readthru_sql_batch_queries", batch},
-          {"readthru_sql_single_queries", single}};
+  std::vector<Counter> out{{"readthru_hits", get(stats_.hits)},
+                           {"readthru_misses", get(stats_.misses)},
+                           {"readthru_disabled_errors", get(stats_.disabled_errors)},
+                           {"readthru_refreshes", get(stats_.refreshes)},
+                           {"readthru_cache_down_loads", get(stats_.cache_down_loads)},
+                           {"readthru_cache_down_errors", get(stats_.cache_down_errors)},
+                           {"readthru_gutter_served", get(stats_.gutter_served)}};
+  for (Counter& c : fills_.counters()) out.push_back(std::move(c));
+  for (Counter& c : invalidator_.counters()) out.push_back(std::move(c));
+  return out;
 }
 
 }  // namespace readthru::cache

@@ -29,7 +29,7 @@ std::string stateKey(std::string_view key);
 std::string tagKey(std::string_view tag);
 std::string tagGoneKey(std::string_view tag, std::string_view token);
 // Set by a tag invalidation before its RENAME, for two lease times, to the tag epoch it
-// drew (see tags.cpp).
+// drew (see tag_recorder.cpp).
 std::string tagMarkKey(std::string_view tag);
 // One counter for the whole cluster: every tag invalidation draws the next value.
 inline constexpr std::string_view kTagEpochKey = "readthru:tag-epoch";

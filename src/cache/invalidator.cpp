@@ -1,11 +1,7 @@
-// The invalidation side of ReadThrough: keys, tags, whole keyspaces and globs, and
-// REFRESH. Every path removes a key together with its state key, so a load in flight
-// (in any instance) loses its lease and cannot store what it read before the change
-// (fill_script.hpp). See docs/invalidation.md.
+#include "cache/invalidator.hpp"
 
 #include <chrono>
 
-#include "cache/read_through.hpp"
 #include "cache/side_keys.hpp"
 #include "command/key_slot.hpp"
 #include "common/log.hpp"
@@ -31,16 +27,11 @@ constexpr const char* kRestoreTagScript =
 
 }  // namespace
 
-void ReadThrough::forget(const std::string& key) {
-  flights_.invalidate(key);
-  if (options_.gutter != nullptr) options_.gutter->erase(key);
-}
-
 // One SCAN-and-UNLINK run. State keys first: a load that holds a lease when the sweep
 // starts either loses it here (its fill is refused) or has filled before the scan got
 // there, and then the data phase finds its value. Data keys first would let such a load
 // store behind the scan's cursor.
-struct ReadThrough::Sweep {
+struct Invalidator::Sweep {
   std::string what;                  // for the log: "keyspace 'users'" or "pattern 'user:*'"
   std::string globs[2];              // state keys, data keys
   const KeyPattern* only = nullptr;  // KEYSPACE: found keys must match this (a '*' matches ':')
@@ -54,7 +45,7 @@ struct ReadThrough::Sweep {
   ReplyCallback done;
 };
 
-void ReadThrough::unlinkWithStates(std::vector<std::string> keys, std::vector<std::string> states,
+void Invalidator::unlinkWithStates(std::vector<std::string> keys, std::vector<std::string> states,
                                    std::uint64_t affinity, ReplyCallback done) {
   struct Gather {
     int remaining = 0;
@@ -88,18 +79,18 @@ void ReadThrough::unlinkWithStates(std::vector<std::string> keys, std::vector<st
   }
 }
 
-void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id,
+void Invalidator::invalidateKeys(std::vector<std::string> keys, std::uint64_t client_id,
                                  ReplyCallback done, InvalidationSource source) {
   std::vector<std::string> states;
   std::vector<std::string_view> caps;
   for (std::string& key : keys) {
-    bump(stats_.invalidations_key);
+    bump(stats_.key);
     counted(source);
-    if (const Keyspace* ks = rules_->match(key, caps)) {
+    if (const Keyspace* ks = rules_.match(key, caps)) {
       key = ks->physicalKey(key);
       states.push_back(stateKey(key));
     }
-    forget(key);
+    fills_.forget(key);
     bump(stats_.invalidated_keys);
   }
   // The reply waits for both: a lease still in place after it could let a load that read
@@ -107,7 +98,7 @@ void ReadThrough::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
   unlinkWithStates(std::move(keys), std::move(states), client_id, std::move(done));
 }
 
-void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSource source,
+void Invalidator::invalidateTags(std::vector<std::string> tags, InvalidationSource source,
                                  ReplyCallback done) {
   struct Gather {
     std::size_t remaining = 0;
@@ -140,20 +131,20 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
     }
     const std::string epoch = std::to_string(drawn.integer);
     for (const std::string& tag : tags) {
-      bump(stats_.invalidations_tag);
+      bump(stats_.tag);
       counted(source);
       // RENAME takes the set as it is now; fills that tag a key from here on start a new set
       // that this invalidation does not touch (their loads began after it).
       std::string set = tagKey(tag);
-      std::string gone = tagGoneKey(tag, options_.instance + ":" + std::to_string(++next_token_));
+      std::string gone = tagGoneKey(tag, instance_ + ":" + std::to_string(++next_token_));
       // The mark first, on the same connection: a fill that records this tag after the
-      // RENAME finds it (tags.cpp). Only ever raised, so concurrent invalidations keep the
+      // RENAME finds it (tag_recorder.cpp). Only ever raised, so concurrent invalidations keep the
       // highest epoch.
       // Its reply comes before the RENAME's (same connection); a mark that failed fails the
       // tag, so that the caller retries.
       auto marked = std::make_shared<std::optional<resp::Value>>();
       redis_.send({"EVAL", kRaiseMarkScript, "1", tagMarkKey(tag), epoch,
-                   std::to_string(2 * options_.lease_time.count())},
+                   std::to_string(2 * lease_time_.count())},
                   [marked](resp::Value v) {
                     if (v.isError()) *marked = std::move(v);
                   });
@@ -176,7 +167,7 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
               }
               std::vector<std::string> keys, states;
               for (resp::Value& m : members.elements) {
-                forget(m.str);
+                fills_.forget(m.str);
                 bump(stats_.invalidated_keys);
                 states.push_back(stateKey(m.str));
                 keys.push_back(std::move(m.str));
@@ -196,21 +187,21 @@ void ReadThrough::invalidateTags(std::vector<std::string> tags, InvalidationSour
   });
 }
 
-void ReadThrough::restoreTag(const std::string& set, const std::string& gone) {
+void Invalidator::restoreTag(const std::string& set, const std::string& gone) {
   redis_.send({"EVAL", kRestoreTagScript, "2", set, gone}, [](resp::Value) {});
 }
 
-void ReadThrough::invalidateKeyspace(const std::string& name, InvalidationSource source,
+void Invalidator::invalidateKeyspace(const std::string& name, InvalidationSource source,
                                      ReplyCallback done) {
   const Keyspace* found = nullptr;
-  for (const auto& ks : rules_->keyspaces()) {
+  for (const auto& ks : rules_.keyspaces()) {
     if (ks->name() == name) found = ks.get();
   }
   if (found == nullptr) {
     done(resp::Value::error("ERR readthru: no keyspace named '" + name + "'"));
     return;
   }
-  bump(stats_.invalidations_keyspace);
+  bump(stats_.keyspace);
   counted(source);
   std::string glob = found->physicalPattern().glob();
   const auto slot = command::globSlot(glob);
@@ -219,9 +210,9 @@ void ReadThrough::invalidateKeyspace(const std::string& name, InvalidationSource
         std::move(done));
 }
 
-void ReadThrough::invalidatePattern(std::string glob, InvalidationSource source,
+void Invalidator::invalidatePattern(std::string glob, InvalidationSource source,
                                     ReplyCallback done) {
-  bump(stats_.invalidations_pattern);
+  bump(stats_.pattern);
   counted(source);
   // A literal hash tag pins every match, and so every state key, to one slot and node.
   const auto slot = command::globSlot(glob);
@@ -229,7 +220,7 @@ void ReadThrough::invalidatePattern(std::string glob, InvalidationSource source,
   sweep("pattern '" + glob + "'", std::move(glob), std::move(states), nullptr, std::move(done));
 }
 
-void ReadThrough::sweep(std::string what, std::string glob, std::string state_glob,
+void Invalidator::sweep(std::string what, std::string glob, std::string state_glob,
                         const KeyPattern* only, ReplyCallback done) {
   auto sw = std::make_shared<Sweep>();
   sw->what = std::move(what);
@@ -250,7 +241,7 @@ static bool sweepable(const KeyPattern* only, std::string_view key) {
   return only == nullptr || only->match(key, caps);
 }
 
-void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
+void Invalidator::sweepStep(const std::shared_ptr<Sweep>& sw) {
   redis_.send(
       {"SCAN", sw->cursor, "MATCH", sw->globs[sw->phase], "COUNT", kScanCount},
       [this, sw](resp::Value v) {
@@ -265,10 +256,10 @@ void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
           if (sw->phase == 0) {
             auto data = dataKeyOfState(k.str);
             if (!data || !sweepable(sw->only, *data)) continue;
-            forget(std::string(*data));
+            fills_.forget(std::string(*data));
             states.push_back(std::move(k.str));
           } else if (sweepable(sw->only, k.str)) {
-            forget(k.str);
+            fills_.forget(k.str);
             states.push_back(stateKey(k.str));
             keys.push_back(std::move(k.str));
           }
@@ -279,8 +270,7 @@ void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
             if (r.isError() && !sw->error) sw->error = std::move(r);
             if (r.type == resp::Type::kInteger) {
               sw->removed += static_cast<std::uint64_t>(r.integer);
-              stats_.invalidated_keys.fetch_add(static_cast<std::uint64_t>(r.integer),
-                                                std::memory_order_relaxed);
+              bump(stats_.invalidated_keys, static_cast<std::uint64_t>(r.integer));
             }
             sweepDone(sw);
           });
@@ -298,7 +288,7 @@ void ReadThrough::sweepStep(const std::shared_ptr<Sweep>& sw) {
       });
 }
 
-void ReadThrough::sweepDone(const std::shared_ptr<Sweep>& sw) {
+void Invalidator::sweepDone(const std::shared_ptr<Sweep>& sw) {
   if (--sw->pending > 0) return;
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sw->started).count();
@@ -311,30 +301,16 @@ void ReadThrough::sweepDone(const std::shared_ptr<Sweep>& sw) {
   sw->done(resp::Value::fromInteger(static_cast<std::int64_t>(sw->removed)));
 }
 
-void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallback done) {
-  std::vector<std::string_view> caps;
-  const Keyspace* ks = rules_->match(key, caps);
-  if (ks == nullptr) {
-    done(resp::Value::error("ERR readthru: key '" + key + "' matches no keyspace"));
-    return;
-  }
-  if (ks->state() == Keyspace::State::kFailed) {
-    done(disabled(*ks));
-    return;
-  }
-  bump(stats_.refreshes);
-  // The UNLINK of the state key goes first on the connection the load's lease step uses,
-  // so the reload can never see the old value or lease.
-  invalidateKeys({key}, client_id, [this, ks, key, done = std::move(done)](resp::Value v) mutable {
-    if (v.isError()) {
-      done(std::move(v));
-      return;
-    }
-    const Read kind = ks->isHash() ? Read::kHGetAll : Read::kGet;
-    fetch(*ks, std::move(key), true, [kind, done = std::move(done)](const LoadedPtr& loaded) {
-      done(reply(kind, {}, *loaded));
-    });
-  });
+std::vector<Counter> Invalidator::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return {{"readthru_invalidated_keys", get(stats_.invalidated_keys)},
+          {"readthru_invalidations_key", get(stats_.key)},
+          {"readthru_invalidations_tag", get(stats_.tag)},
+          {"readthru_invalidations_keyspace", get(stats_.keyspace)},
+          {"readthru_invalidations_pattern", get(stats_.pattern)},
+          {"readthru_invalidations_from_command", get(stats_.by_source[0])},
+          {"readthru_invalidations_from_cdc", get(stats_.by_source[1])},
+          {"readthru_invalidations_from_stream", get(stats_.by_source[2])}};
 }
 
 }  // namespace readthru::cache

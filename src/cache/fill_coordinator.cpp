@@ -1,12 +1,10 @@
-// The miss side of ReadThrough: single-flight, the lease that makes one instance of many
-// load a key, the batched load, and the store. See read_through.hpp for the sequence.
+#include "cache/fill_coordinator.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 #include <random>
 
 #include "cache/fill_script.hpp"
-#include "cache/read_through.hpp"
 #include "cache/row_encoding.hpp"
 #include "cache/side_keys.hpp"
 #include "common/fault.hpp"
@@ -73,7 +71,7 @@ LoadedPtr fromRead(resp::Value read) {
 }  // namespace
 
 // One leader's load of one key; shared by the callbacks of its steps.
-struct ReadThrough::Fill {
+struct FillCoordinator::Fill {
   SingleFlight::FlightPtr flight;
   const Keyspace* ks = nullptr;
   std::string logical;  // as the client named it: its captures feed the query
@@ -87,18 +85,37 @@ struct ReadThrough::Fill {
   Millis poll = kFirstPoll;
   int replies = 0;
   resp::Value step[3];  // SET state NX GET, read, and the tag epoch when it is needed
-  // The tag epoch when the lease step ran (keyspaces with result-column tags; see tags.cpp).
+  // The tag epoch when the lease step ran (keyspaces with result-column tags; see
+  // tag_recorder.cpp).
   std::optional<std::int64_t> tag_epoch;
   std::optional<boost::asio::steady_timer> timer;
 };
 
-LoadBatcher& ReadThrough::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
+FillCoordinator::FillCoordinator(boost::asio::io_context& io, const KeyspaceRules& rules,
+                                 SingleFlight& flights, Backend& redis, SourceLoader& db,
+                                 Options options)
+    : io_(io),
+      flights_(flights),
+      redis_(redis),
+      options_(std::move(options)),
+      tags_(redis, options_.lease_time) {
+  for (const auto& ks : rules.keyspaces()) {
+    batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db));
+  }
+}
+
+LoadBatcher& FillCoordinator::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
+
+void FillCoordinator::forget(const std::string& key) {
+  flights_.invalidate(key);
+  if (options_.gutter != nullptr) options_.gutter->erase(key);
+}
 
 // The reader's own end of a miss: whichever comes first, the load's outcome or the
 // keyspace's request_deadline, answers it, once. The load goes on regardless (its result
 // is stored for the next reader, and other waiters may still be in time).
-LoadedCallback ReadThrough::withDeadline(const Keyspace& ks, const std::string& logical,
-                                         LoadedCallback done) {
+LoadedCallback FillCoordinator::withDeadline(const Keyspace& ks, const std::string& logical,
+                                             LoadedCallback done) {
   struct Reader {
     explicit Reader(boost::asio::io_context& io) : timer(io) {}
     boost::asio::steady_timer timer;
@@ -127,8 +144,8 @@ LoadedCallback ReadThrough::withDeadline(const Keyspace& ks, const std::string& 
   };
 }
 
-void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
-                        LoadedCallback done) {
+void FillCoordinator::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
+                            LoadedCallback done) {
   done = withDeadline(ks, logical, std::move(done));
   std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
@@ -156,7 +173,7 @@ void ReadThrough::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
 
 // Everything below goes through Backend::send with affinity 0: a fill's pipeline (SET state,
 // GET; then the fill script) runs on one connection per node, in the order sent.
-void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
+void FillCoordinator::leaseStep(const std::shared_ptr<Fill>& fill) {
   fill->replies = 0;
   const bool epoch = fill->ks->hasColumnTags();
   auto collect = [this, fill, epoch](int i) {
@@ -174,7 +191,7 @@ void ReadThrough::leaseStep(const std::shared_ptr<Fill>& fill) {
   redis_.send({fill->ks->isHash() ? "HGETALL" : "GET", fill->key}, collect(1));
 }
 
-void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
+void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
   resp::Value& state = fill->step[0];
   resp::Value& read = fill->step[1];
   fill->leased = state.type == resp::Type::kNil;
@@ -195,7 +212,7 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
   if (fill->leased) {
     // Tags that need only the key are recorded before the load: a tag invalidation from
     // now on finds this key and drops our lease, so an older row can never be stored.
-    recordTags(*fill->ks, fill->logical, fill->key, nullptr, std::nullopt, [this, fill](bool ok) {
+    tags_.record(*fill->ks, fill->logical, fill->key, nullptr, std::nullopt, [this, fill](bool ok) {
       fill->no_store = !ok;
       load(fill);
     });
@@ -224,7 +241,7 @@ void ReadThrough::afterLease(const std::shared_ptr<Fill>& fill) {
   });
 }
 
-void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
+void FillCoordinator::load(const std::shared_ptr<Fill>& fill) {
   bump(stats_.loads);
   const Keyspace& ks = *fill->ks;
   std::vector<std::string_view> caps;
@@ -260,15 +277,15 @@ void ReadThrough::load(const std::shared_ptr<Fill>& fill) {
       return;
     }
     auto shared_rows = std::make_shared<RowSet>(std::move(*rows));
-    recordTags(*fill->ks, fill->logical, fill->key, shared_rows.get(), fill->tag_epoch,
-               [this, fill, shared_rows, loaded = std::move(loaded)](bool ok) {
-                 fill->no_store = fill->no_store || !ok;
-                 store(fill, loaded);
-               });
+    tags_.record(*fill->ks, fill->logical, fill->key, shared_rows.get(), fill->tag_epoch,
+                 [this, fill, shared_rows, loaded = std::move(loaded)](bool ok) {
+                   fill->no_store = fill->no_store || !ok;
+                   store(fill, loaded);
+                 });
   });
 }
 
-void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
+void FillCoordinator::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
   const Keyspace& ks = *fill->ks;
   auto finish = [this, fill, loaded](resp::Value v) {
     if (v.isError()) bump(stats_.store_errors);
@@ -326,7 +343,7 @@ void ReadThrough::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
 
 // Drops our lease, if it is still ours: an expired lease may already belong to another
 // instance's load, or have become its "no row" marker.
-void ReadThrough::release(const Fill& fill) {
+void FillCoordinator::release(const Fill& fill) {
   if (!fill.leased) return;
   fillScript(fill, {"r", fill.lease, "0"}, [](resp::Value) {});
 }
@@ -334,7 +351,8 @@ void ReadThrough::release(const Fill& fill) {
 // EVALSHA once the script's digest is known (the first call sends SCRIPT LOAD to every
 // master), EVAL until then and after NOSCRIPT (a new node, a failover, SCRIPT FLUSH):
 // EVAL caches the script on that node for the next EVALSHA.
-void ReadThrough::fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done) {
+void FillCoordinator::fillScript(const Fill& fill, std::vector<std::string> args,
+                                 ReplyCallback done) {
   // A release that finds its lease gone is normal (expired, or invalidated); a store is not.
   const bool store = args.front() != "r";
   auto counted = [this, store, done = std::move(done)](resp::Value v) {
@@ -372,7 +390,7 @@ void ReadThrough::fillScript(const Fill& fill, std::vector<std::string> args, Re
   });
 }
 
-Millis ReadThrough::ttlWithJitter(const Keyspace& ks) {
+Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
   const auto ttl = ks.cfg().ttl.count();
   const int jitter = ks.cfg().ttl_jitter_percent;
   if (jitter == 0) return ks.cfg().ttl;
@@ -380,6 +398,31 @@ Millis ReadThrough::ttlWithJitter(const Keyspace& ks) {
   const auto spread = static_cast<std::uint64_t>(ttl) * static_cast<std::uint64_t>(jitter) / 100;
   const auto cut = spread == 0 ? 0 : rng() % (spread + 1);
   return Millis(std::max<std::int64_t>(1, ttl - static_cast<std::int64_t>(cut)));
+}
+
+std::vector<Counter> FillCoordinator::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  std::uint64_t batch = 0, single = 0;
+  for (const auto& [ks, b] : batchers_) {
+    batch += b->batchQueries();
+    single += b->singleQueries();
+  }
+  std::vector<Counter> out{{"readthru_loads", get(stats_.loads)},
+                           {"readthru_load_errors", get(stats_.load_errors)},
+                           {"readthru_negative_hits", get(stats_.negative_hits)},
+                           {"readthru_singleflight_joins", get(stats_.singleflight_joins)},
+                           {"readthru_lease_waits", get(stats_.lease_waits)},
+                           {"readthru_lease_takeovers", get(stats_.lease_takeovers)},
+                           {"readthru_store_errors", get(stats_.store_errors)},
+                           {"readthru_values_too_big", get(stats_.values_too_big)},
+                           {"readthru_fills_cancelled", get(stats_.fills_cancelled)},
+                           {"readthru_fills_rejected", get(stats_.fills_rejected)},
+                           {"readthru_fallbacks_served", get(stats_.fallbacks_served)},
+                           {"readthru_deadlines", get(stats_.deadlines)},
+                           {"readthru_sql_batch_queries", batch},
+                           {"readthru_sql_single_queries", single}};
+  for (Counter& c : tags_.counters()) out.push_back(std::move(c));
+  return out;
 }
 
 }  // namespace readthru::cache

@@ -1,10 +1,8 @@
-// Tags (surrogate keys): a fill records its key in the set of each tag its keyspace
-// declares, so that one READTHRU.INVALIDATE TAG finds every key carrying it, across slots.
-// See docs/invalidation.md for why the order of these steps closes the race with loads.
+#include "cache/tag_recorder.hpp"
 
+#include <algorithm>
 #include <set>
 
-#include "cache/read_through.hpp"
 #include "cache/side_keys.hpp"
 
 namespace readthru::cache {
@@ -39,9 +37,9 @@ std::optional<std::string> renderTag(const KeyPattern& tmpl, const Keyspace& ks,
 
 }  // namespace
 
-void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, const std::string& key,
-                             const RowSet* rows, std::optional<std::int64_t> epoch,
-                             std::function<void(bool)> next) {
+void TagRecorder::record(const Keyspace& ks, const std::string& logical, const std::string& key,
+                         const RowSet* rows, std::optional<std::int64_t> epoch,
+                         std::function<void(bool)> next) {
   if (ks.tags().empty()) {  // most keyspaces: nothing to do on the miss path
     next(true);
     return;
@@ -63,7 +61,7 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
     return;
   }
   // The set outlives every key recorded in it: a key's TTL starts at its fill, after this.
-  const std::string ttl = std::to_string((ks.cfg().ttl + options_.lease_time).count());
+  const std::string ttl = std::to_string((ks.cfg().ttl + lease_time_).count());
   struct Gather {
     std::size_t remaining = 0;
     bool error = false;
@@ -81,13 +79,13 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
       if (!marked || (*marked > 0 && (!epoch || *marked > *epoch))) gather->raced = true;
     }
     if (--gather->remaining > 0) return;
-    if (gather->error) bump(stats_.tag_record_errors);
-    if (gather->raced) bump(stats_.tag_fills_raced);
+    if (gather->error) bump(stats_.errors);
+    if (gather->raced) bump(stats_.raced);
     next(!gather->error && !gather->raced);
   };
   for (const std::string& tag : tags) {
     const std::string set = tagKey(tag);
-    bump(stats_.tags_recorded);
+    bump(stats_.recorded);
     redis_.send({"SADD", set, key}, [step](resp::Value v) { step(false, std::move(v)); });
     // NX sets a first TTL; GT only ever lengthens it (another keyspace may share the tag).
     redis_.send({"PEXPIRE", set, ttl, "NX"}, [](resp::Value) {});
@@ -103,6 +101,13 @@ void ReadThrough::recordTags(const Keyspace& ks, const std::string& logical, con
       redis_.send({"GET", tagMarkKey(tag)}, [step](resp::Value v) { step(true, std::move(v)); });
     }
   }
+}
+
+std::vector<Counter> TagRecorder::counters() const {
+  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  return {{"readthru_tags_recorded", get(stats_.recorded)},
+          {"readthru_tag_record_errors", get(stats_.errors)},
+          {"readthru_tag_fills_raced", get(stats_.raced)}};
 }
 
 }  // namespace readthru::cache

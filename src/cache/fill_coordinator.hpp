@@ -1,0 +1,90 @@
+#pragma once
+// The miss side of read-through: one load per key across threads (single-flight) and
+// across instances (the lease), the batched load, and the store.
+//
+//   single-flight (one load per key in this process, across io threads)
+//   SET state lease NX PX GET | GET key     (one pipeline on the key's own slot)
+//     value or negative marker: answer;  lease taken: load;  lease held elsewhere: poll
+//   load (batched per keyspace) -> fill script: if state still holds our lease,
+//     SET key value PX ttl and DEL state (no row: SET state "none" PX negative_ttl)
+//   -> answer everyone waiting
+//
+// Every reader is answered by its own request_deadline at the latest. While Redis is down
+// (redis_ok false) nothing is leased or stored: results go to the gutter. One per io
+// thread, owned by that thread's ReadThrough; the rules and the single-flight table are
+// shared.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/backend.hpp"
+#include "cache/gutter.hpp"
+#include "cache/keyspace_rules.hpp"
+#include "cache/load_batcher.hpp"
+#include "cache/single_flight.hpp"
+#include "cache/source_loader.hpp"
+#include "cache/tag_recorder.hpp"
+#include "common/units.hpp"
+
+namespace readthru::cache {
+
+class FillCoordinator : public CounterSource {
+ public:
+  struct Options {
+    // How long a loader holds its lease; another instance takes over after that.
+    Millis lease_time{3000};
+    // Unique per process and thread: lease tokens are "<instance>:<n>".
+    std::string instance;
+    Gutter* gutter = nullptr;  // may be null
+  };
+
+  FillCoordinator(boost::asio::io_context& io, const KeyspaceRules& rules, SingleFlight& flights,
+                  Backend& redis, SourceLoader& db, Options options);
+
+  // Joins or leads the load of `logical` (the key as the client named it); `done` gets the
+  // outcome on this thread, or the request_deadline error first. With `redis_ok` false
+  // (Redis just failed) no lease is taken and nothing is stored: the database answers alone.
+  void fetch(const Keyspace& ks, std::string logical, bool redis_ok, LoadedCallback done);
+
+  // An invalidated key (physical): a load of it in flight must not store, and the gutter's
+  // copy goes.
+  void forget(const std::string& key);
+
+  std::vector<Counter> counters() const override;
+
+ private:
+  struct Fill;
+  struct Stats {
+    std::atomic<std::uint64_t> loads{0}, load_errors{0}, negative_hits{0}, singleflight_joins{0},
+        lease_waits{0}, lease_takeovers{0}, store_errors{0}, values_too_big{0}, fills_cancelled{0},
+        fills_rejected{0}, fallbacks_served{0}, deadlines{0};
+  };
+
+  LoadedCallback withDeadline(const Keyspace& ks, const std::string& logical, LoadedCallback done);
+  void leaseStep(const std::shared_ptr<Fill>& fill);
+  void afterLease(const std::shared_ptr<Fill>& fill);
+  void load(const std::shared_ptr<Fill>& fill);
+  void store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded);
+  void release(const Fill& fill);
+  void fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done);
+  Millis ttlWithJitter(const Keyspace& ks);
+  LoadBatcher& batcher(const Keyspace& ks);
+
+  boost::asio::io_context& io_;
+  SingleFlight& flights_;
+  Backend& redis_;
+  Options options_;
+  TagRecorder tags_;
+  std::uint64_t next_token_ = 0;
+  std::string script_sha_;  // the fill script's digest, once SCRIPT LOAD answered
+  bool script_load_sent_ = false;
+  std::unordered_map<const Keyspace*, std::unique_ptr<LoadBatcher>> batchers_;
+  Stats stats_;
+};
+
+}  // namespace readthru::cache
