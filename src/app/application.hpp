@@ -1,7 +1,9 @@
 #pragma once
-// Builds readthru from a validated Config and runs it: io threads, one backend router and
-// one dispatcher per thread, the listener, and signal handling. The only module that
-// sees all the others.
+// Builds readthru from a validated Config and runs it until it is stopped. The only module
+// that sees all the others. The pieces, one job each:
+//   startup_checks  the rules and CDC tables checked against the database before serving
+//   runtime         builds and owns the io threads, backends, read-through and the server
+//   signals         SIGINT/SIGTERM (stop) and SIGHUP (reload) on io thread 0
 
 #include <optional>
 #include <string>
