@@ -29,6 +29,7 @@ struct alignas(64) ThreadStats {
   std::atomic<std::uint64_t> error_replies{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> output_limit_disconnects{0};
+  std::atomic<std::uint64_t> query_buffer_limit_disconnects{0};
 
   void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

@@ -6,7 +6,8 @@
 //
 // Flow control: reading pauses while too many replies are outstanding or too many reply
 // bytes wait to be sent, so a client that pipelines without reading cannot grow our
-// memory; a reply backlog past listen.output_limit closes the connection.
+// memory; a reply backlog past listen.output_limit closes the connection. A request still
+// arriving whose parsed bytes pass listen.query_buffer_limit closes it too.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -71,6 +72,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool overloaded() const;
   void countQueued(Slot& slot);
   bool backlogTooBig();
+  void checkQueryBuffer(std::size_t consumed);
+  void queryBufferFull();
   void armIdleTimer();
   void shutdown();
 
@@ -80,6 +83,12 @@ class Session : public std::enable_shared_from_this<Session> {
   ThreadStats& stats_;
   ClientInfo info_;
   resp::RequestParser parser_;
+  // The request in progress, for listen.query_buffer_limit (see checkQueryBuffer).
+  struct Partial {
+    std::size_t seen = 0;    // parser_.bufferedBytes() at the last look
+    std::size_t unseen = 0;  // bytes parsed into it since
+    bool fresh = true;       // not looked at yet
+  } partial_;
   std::vector<std::string> args_;
   char read_buf_[16 * 1024];
 
