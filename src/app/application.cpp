@@ -4,12 +4,12 @@
 
 #include <memory>
 
+#include "app/drain.hpp"
 #include "app/runtime.hpp"
 #include "app/signals.hpp"
 #include "app/startup_checks.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "common/log.hpp"
-#include "server/server.hpp"
 
 namespace readthru::app {
 namespace {
@@ -63,20 +63,13 @@ int Application::run() {
                cfg_.keyspaces.size());
   runtime.start();
 
-  // On io thread 0, and destroyed before the runtime's io contexts.
-  bool stopping = false;
-  auto stop = [&runtime, &stopping](int signal) {
-    if (stopping) return;
-    stopping = true;
-    spdlog::info("signal {}: shutting down", signal);
-    runtime.server().stopAccepting();
-    runtime.stopInputs();
-    runtime.stopThreads();
-  };
-  Signals signals(runtime.mainIo(), {.stop = stop, .reload = reload});
+  // Both live on io thread 0 and are destroyed before the runtime's io contexts.
+  Drain drain(runtime, cfg_.listen.drain_timeout);
+  Signals signals(runtime.mainIo(),
+                  {.stop = [&drain](int signal) { drain.onSignal(signal); }, .reload = reload});
   runtime.run();
   spdlog::info("stopped");
-  return 0;
+  return drain.exitCode();
 }
 
 }  // namespace readthru::app

@@ -69,6 +69,7 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   routers_.push_back(
       std::make_unique<backend::redis::Router>(io, cfg.backend, per_thread, breakers_));
   ctx_.stats.push_back(std::make_unique<server::ThreadStats>());
+  ctx_.sessions.push_back(std::make_unique<server::SessionList>());
   ctx_.counter_sources.push_back(routers_.back().get());
   if (!rules_) return;
   pools_.push_back(std::make_unique<backend::postgres::Pool>(

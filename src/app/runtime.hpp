@@ -1,8 +1,9 @@
 #pragma once
 // Everything readthru runs, built from a validated Config: the io threads, each with its
 // own backend Router, database Pool and ReadThrough; the invalidation inputs on thread 0
-// (stream consumer, CDC applier); and the server. Built once at start; stopped in two
-// steps, stopInputs() then stopThreads().
+// (stream consumer, CDC applier); and the server. Built once at start. Stopping is in
+// steps, so that the drain can keep the backends running while clients are answered:
+// stopInputs(), then the server's drain, then stopThreads().
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
@@ -46,7 +47,8 @@ class Runtime {
   // Runs every io thread, the calling one as thread 0, until stopThreads() stops them.
   void run();
 
-  // On thread 0: stops the stream consumer and the CDC applier.
+  // On thread 0: stops the stream consumer and the CDC applier, at the start of a drain:
+  // a leader's lease then runs out while this instance drains, and another takes over.
   void stopInputs();
   // On thread 0: each thread stops its router and pool, then its io loop; run() returns.
   void stopThreads();
@@ -60,8 +62,9 @@ class Runtime {
   void buildInputs(const config::Config& cfg);
 
   std::shared_ptr<cache::KeyspaceRules> rules_;
-  // Declared first, destroyed last: sessions still queued in an io_context are destroyed
-  // with it, and they use the context (client count) as they go.
+  // Declared before the io contexts, destroyed after them: sessions still queued in an
+  // io_context are destroyed with it, and they use the context (client count, session
+  // lists) as they go.
   server::ServerContext ctx_;
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
   std::unique_ptr<cache::SingleFlight> flights_;

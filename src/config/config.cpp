@@ -17,7 +17,7 @@ void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
   r.requireMap(node, "listen");
   r.allowOnly(node, "listen",
               {"address", "port", "threads", "max_clients", "idle_timeout", "output_limit",
-               "query_buffer_limit", "announce"});
+               "query_buffer_limit", "drain_timeout", "announce"});
   if (auto n = node["address"]) out.address = r.scalar(n, "listen.address");
   if (auto n = node["port"])
     out.port = static_cast<std::uint16_t>(r.integer(n, "listen.port", 1, 65535));
@@ -36,6 +36,11 @@ void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
     if (out.query_buffer_limit < 1024) {
       r.fail(n, "listen.query_buffer_limit", "must be at least 1kb");
     }
+  }
+  if (auto n = node["drain_timeout"]) {
+    out.drain_timeout = r.duration(n, "listen.drain_timeout");
+    if (out.drain_timeout > Millis(86'400'000))
+      r.fail(n, "listen.drain_timeout", "must be at most 1d");
   }
   if (auto n = node["announce"]) out.announce = r.scalar(n, "listen.announce");
 }

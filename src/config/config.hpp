@@ -30,6 +30,9 @@ struct ListenConfig {
   // Bytes the parser may hold for one client's request still arriving (a partial request,
   // not the stream of complete ones), as Redis's client-query-buffer-limit.
   std::uint64_t query_buffer_limit = 64 * 1024 * 1024;
+  // On SIGTERM/SIGINT: how long requests already read may take to be answered before the
+  // clients still waiting are closed. 0: close them at once.
+  Millis drain_timeout{10000};
   std::string announce;  // address given in CLUSTER SLOTS/NODES; defaults to `address`
 };
 

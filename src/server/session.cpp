@@ -7,6 +7,7 @@
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
+#include "server/session_list.hpp"
 
 namespace readthru::server {
 namespace asio = boost::asio;
@@ -20,11 +21,12 @@ constexpr std::size_t kLookEvery = 256;
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
-                 ThreadStats& stats)
+                 ThreadStats& stats, SessionList& sessions)
     : socket_(std::move(socket)),
       dispatcher_(dispatcher),
       ctx_(ctx),
       stats_(stats),
+      sessions_(sessions),
       idle_timer_(socket_.get_executor()) {
   info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -32,13 +34,32 @@ Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerCon
   if (!ec) info_.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
-Session::~Session() { ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed); }
+Session::~Session() {
+  if (listed_) sessions_.remove(*this);
+  ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void Session::start() {
+  sessions_.add(*this);
+  listed_ = true;
+  if (sessions_.draining()) {
+    // Accepted just before the listener closed: nothing was read, so nothing is owed.
+    shutdown();
+    return;
+  }
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   armIdleTimer();
   readMore();
+}
+
+void Session::drain() {
+  if (closed_) return;
+  // closing_ stops the parse loop and readMore(); flush() closes once the queue is empty
+  // and the last reply written, at once when nothing is owed. A read still pending
+  // completes into onRead, which then parses nothing.
+  closing_ = true;
+  flush();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -258,6 +279,10 @@ void Session::shutdown() {
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+  if (listed_) {
+    listed_ = false;
+    sessions_.remove(*this);  // last: a drain may learn here that its thread is done
+  }
 }
 
 }  // namespace readthru::server
