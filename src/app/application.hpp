@@ -1,7 +1,10 @@
 #pragma once
-// Builds readthru from a validated Config and runs it: io threads, one backend router and
-// one dispatcher per thread, the listener, and signal handling. The only module that
-// sees all the others.
+// Builds readthru from a validated Config and runs it until it is stopped. The only module
+// that sees all the others. The pieces, one job each:
+//   startup_checks  the rules and CDC tables checked against the database before serving
+//   runtime         builds and owns the io threads, backends, read-through and the server
+//   signals         SIGINT/SIGTERM (stop) and SIGHUP (reload) on io thread 0
+//   drain           the graceful stop: finish what was read, then exit
 
 #include <optional>
 #include <string>
@@ -14,8 +17,9 @@ class Application {
  public:
   explicit Application(config::Config cfg);
 
-  // Runs until SIGINT or SIGTERM. Returns the process exit code (0 on a clean stop, 1
-  // when start-up fails, e.g. the port is taken).
+  // Runs until SIGINT or SIGTERM and the drain that follows. Returns the process exit
+  // code: 0 after a drain (see drain.hpp), 1 when start-up fails (e.g. the port is taken)
+  // or a second signal cut the drain short, 2 when the rules fail their checks.
   int run();
 
   // The checks that need no server: keyspace patterns, overlaps, $n against params. The

@@ -15,9 +15,9 @@ namespace {
 
 void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
   r.requireMap(node, "listen");
-  r.allowOnly(
-      node, "listen",
-      {"address", "port", "threads", "max_clients", "idle_timeout", "output_limit", "announce"});
+  r.allowOnly(node, "listen",
+              {"address", "port", "threads", "max_clients", "idle_timeout", "output_limit",
+               "query_buffer_limit", "drain_timeout", "announce"});
   if (auto n = node["address"]) out.address = r.scalar(n, "listen.address");
   if (auto n = node["port"])
     out.port = static_cast<std::uint16_t>(r.integer(n, "listen.port", 1, 65535));
@@ -30,6 +30,17 @@ void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
   if (auto n = node["output_limit"]) {
     out.output_limit = r.size(n, "listen.output_limit");
     if (out.output_limit < 1024) r.fail(n, "listen.output_limit", "must be at least 1kb");
+  }
+  if (auto n = node["query_buffer_limit"]) {
+    out.query_buffer_limit = r.size(n, "listen.query_buffer_limit");
+    if (out.query_buffer_limit < 1024) {
+      r.fail(n, "listen.query_buffer_limit", "must be at least 1kb");
+    }
+  }
+  if (auto n = node["drain_timeout"]) {
+    out.drain_timeout = r.duration(n, "listen.drain_timeout");
+    if (out.drain_timeout > Millis(86'400'000))
+      r.fail(n, "listen.drain_timeout", "must be at most 1d");
   }
   if (auto n = node["announce"]) out.announce = r.scalar(n, "listen.announce");
 }

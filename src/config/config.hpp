@@ -27,6 +27,12 @@ struct ListenConfig {
   int max_clients = 10000;
   Millis idle_timeout{0};                         // 0: never close idle clients
   std::uint64_t output_limit = 64 * 1024 * 1024;  // unsent reply bytes per client
+  // Bytes the parser may hold for one client's request still arriving (a partial request,
+  // not the stream of complete ones), as Redis's client-query-buffer-limit.
+  std::uint64_t query_buffer_limit = 64 * 1024 * 1024;
+  // On SIGTERM/SIGINT: how long requests already read may take to be answered before the
+  // clients still waiting are closed. 0: close them at once.
+  Millis drain_timeout{10000};
   std::string announce;  // address given in CLUSTER SLOTS/NODES; defaults to `address`
 };
 

@@ -12,6 +12,7 @@
 
 #include "cache/backend.hpp"
 #include "config/config.hpp"
+#include "server/session_list.hpp"
 
 namespace readthru::server {
 
@@ -29,6 +30,7 @@ struct alignas(64) ThreadStats {
   std::atomic<std::uint64_t> error_replies{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> output_limit_disconnects{0};
+  std::atomic<std::uint64_t> query_buffer_limit_disconnects{0};
 
   void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -45,6 +47,9 @@ struct ServerContext {
   std::atomic<int> connected_clients{0};
   std::atomic<std::uint64_t> next_client_id{1};
   std::vector<std::unique_ptr<ThreadStats>> stats;  // one per io thread
+  // One per io thread, used only on it. Here rather than in the Server because sessions
+  // still queued in an io_context are destroyed with it, after the Server.
+  std::vector<std::unique_ptr<SessionList>> sessions;
   // Everything whose counters INFO sums into its readthru section (all io threads).
   std::vector<const cache::CounterSource*> counter_sources;
 };

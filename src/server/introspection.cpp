@@ -254,6 +254,7 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
     line("backend_mode", config::modeName(ctx_.backend_mode));
     line("protocol_errors", sum(&ThreadStats::protocol_errors));
     line("output_limit_disconnects", sum(&ThreadStats::output_limit_disconnects));
+    line("query_buffer_limit_disconnects", sum(&ThreadStats::query_buffer_limit_disconnects));
     // Counters of the backend, read-through service and database pool, summed over io
     // threads (each thread has its own).
     std::vector<cache::Counter> totals;

@@ -38,11 +38,44 @@ void Server::stopAccepting() {
   acceptor_.close(ignored);
 }
 
+void Server::drain(std::function<void()> done) {
+  stopAccepting();
+  // Counted on thread 0 only: each thread posts back when its last session closes.
+  auto left = std::make_shared<std::size_t>(ios_.size());
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    asio::post(*ios_[i], [this, i, left, done] {
+      ctx_.sessions[i]->drain([this, left, done] {
+        asio::post(*ios_.front(), [left, done] {
+          if (--*left == 0) done();
+        });
+      });
+    });
+  }
+}
+
+void Server::closeClients(std::function<void(DrainCut)> done) {
+  stopAccepting();
+  struct Tally {
+    std::size_t left;
+    DrainCut cut;
+  };
+  auto tally = std::make_shared<Tally>(Tally{ios_.size(), {}});
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    asio::post(*ios_[i], [this, i, tally, done] {
+      const DrainCut cut = ctx_.sessions[i]->closeAll();
+      asio::post(*ios_.front(), [tally, done, cut] {
+        tally->cut += cut;
+        if (--tally->left == 0) done(tally->cut);
+      });
+    });
+  }
+}
+
 void Server::accept() {
   const std::size_t thread = next_thread_++ % ios_.size();
   acceptor_.async_accept(*ios_[thread], [this, thread](boost::system::error_code ec,
                                                        tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;  // stopAccepting()
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopAccepting()
     if (ec) {
       // EMFILE and friends: keep serving the clients we have, try again shortly.
       spdlog::warn("accept failed: {}", ec.message());
@@ -64,7 +97,7 @@ void Server::accept() {
       });
     } else {
       auto session = std::make_shared<Session>(std::move(socket), *dispatchers_[thread], ctx_,
-                                               *ctx_.stats[thread]);
+                                               *ctx_.stats[thread], *ctx_.sessions[thread]);
       asio::post(*ios_[thread], [session] { session->start(); });
     }
     accept();

@@ -7,6 +7,7 @@
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
+#include "server/session_list.hpp"
 
 namespace readthru::server {
 namespace asio = boost::asio;
@@ -14,14 +15,18 @@ namespace asio = boost::asio;
 namespace {
 // Replies a client may have outstanding before we stop reading its requests.
 constexpr std::size_t kMaxQueuedReplies = 16 * 1024;
+// A request in progress is measured again once it has grown by 1/kLookEvery of what it
+// held at the last look (see Session::checkQueryBuffer).
+constexpr std::size_t kLookEvery = 256;
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
-                 ThreadStats& stats)
+                 ThreadStats& stats, SessionList& sessions)
     : socket_(std::move(socket)),
       dispatcher_(dispatcher),
       ctx_(ctx),
       stats_(stats),
+      sessions_(sessions),
       idle_timer_(socket_.get_executor()) {
   info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -29,13 +34,32 @@ Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerCon
   if (!ec) info_.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
-Session::~Session() { ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed); }
+Session::~Session() {
+  if (listed_) sessions_.remove(*this);
+  ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void Session::start() {
+  sessions_.add(*this);
+  listed_ = true;
+  if (sessions_.draining()) {
+    // Accepted just before the listener closed: nothing was read, so nothing is owed.
+    shutdown();
+    return;
+  }
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   armIdleTimer();
   readMore();
+}
+
+void Session::drain() {
+  if (closed_) return;
+  // closing_ stops the parse loop and readMore(); flush() closes once the queue is empty
+  // and the last reply written, at once when nothing is owed. A read still pending
+  // completes into onRead, which then parses nothing.
+  closing_ = true;
+  flush();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -75,7 +99,10 @@ void Session::onRead(std::size_t n) {
     std::size_t consumed = 0;
     const auto status = parser_.parse(input, consumed, args_);
     input.remove_prefix(consumed);
-    if (status == resp::ParseStatus::kIncomplete) break;
+    if (status == resp::ParseStatus::kIncomplete) {
+      checkQueryBuffer(consumed);
+      break;
+    }
     if (status == resp::ParseStatus::kError) {
       // As Redis: answer the protocol error, then close once it is written.
       stats_.add(stats_.protocol_errors);
@@ -84,6 +111,7 @@ void Session::onRead(std::size_t n) {
       closing_ = true;
       break;
     }
+    partial_.fresh = true;
     dispatcher_.dispatch(*this, args_);
     // A local reply behind an unanswered one waits in the queue: it is backlog too.
     if (!queue_.empty() && queue_.back().ready && queue_.back().counted == 0) {
@@ -93,6 +121,34 @@ void Session::onRead(std::size_t n) {
   drainReady();
   flush();
   readMore();
+}
+
+// `consumed` bytes went into a request that is still incomplete. bufferedBytes() walks
+// every argument so far, so looking after every read would make one request of millions
+// of small arguments cost quadratic time (at 2 million, 10x the parse itself). It is
+// looked at at the first read of each request, then once the bytes parsed since the last
+// look reach 1/256 of what it held then: linear time, and a request past the limit is
+// caught after at most that much more input than looking at every read would take.
+void Session::checkQueryBuffer(std::size_t consumed) {
+  partial_.unseen += consumed;
+  if (!partial_.fresh && partial_.unseen * kLookEvery < partial_.seen) return;
+  partial_ = {parser_.bufferedBytes(), 0, false};
+  if (partial_.seen > ctx_.listen.query_buffer_limit) queryBufferFull();
+}
+
+// A request still arriving holds more than listen.query_buffer_limit in the parser (one
+// huge argument, say): as Redis's client-query-buffer-limit, the client is closed. Unlike
+// Redis, it is told why first, after the replies it is owed; the parser's memory is
+// released now, and the bytes that still arrive are dropped unparsed.
+void Session::queryBufferFull() {
+  stats_.add(stats_.query_buffer_limit_disconnects);
+  stats_.add(stats_.error_replies);
+  spdlog::debug("client {} closed: a partial request holds {} bytes (listen.query_buffer_limit)",
+                info_.peer, parser_.bufferedBytes());
+  parser_.reset();
+  resp::appendError(replyNow(),
+                    "ERR readthru: query buffer limit reached (listen.query_buffer_limit)");
+  closing_ = true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -223,6 +279,10 @@ void Session::shutdown() {
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
+  if (listed_) {
+    listed_ = false;
+    sessions_.remove(*this);  // last: a drain may learn here that its thread is done
+  }
 }
 
 }  // namespace readthru::server

@@ -6,7 +6,11 @@
 //
 // Flow control: reading pauses while too many replies are outstanding or too many reply
 // bytes wait to be sent, so a client that pipelines without reading cannot grow our
-// memory; a reply backlog past listen.output_limit closes the connection.
+// memory; a reply backlog past listen.output_limit closes the connection. A request still
+// arriving whose parsed bytes pass listen.query_buffer_limit closes it too.
+//
+// Stopping: drain() ends reading and closes the connection after the last reply owed;
+// close() closes it at once. Every session is in its io thread's SessionList while open.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +27,7 @@
 namespace readthru::server {
 
 class Dispatcher;
+class SessionList;
 struct ServerContext;
 struct ThreadStats;
 
@@ -39,10 +44,23 @@ struct ClientInfo {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(boost::asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
-          ThreadStats& stats);
+          ThreadStats& stats, SessionList& sessions);
   ~Session();
 
+  // Joins the thread's SessionList and starts reading (or, when the list is draining,
+  // closes at once).
   void start();
+
+  // --- used by SessionList when readthru stops
+  // Reads no more requests (bytes that still arrive are dropped unparsed); the requests
+  // already read are answered, then the connection closes.
+  void drain();
+  // Closes the connection now; replies still owed are dropped.
+  void close() { shutdown(); }
+  // Requests read whose reply has not been written yet (unanswered, or held behind one).
+  std::size_t repliesOwed() const { return queue_.size(); }
+  // Reply bytes made but not yet written to the socket.
+  std::size_t bytesUnsent() const { return out_.size() + writing_.size(); }
 
   // --- used by the dispatcher, in request order
   // Buffer for a reply that is ready now; append RESP to it before the next request.
@@ -71,6 +89,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool overloaded() const;
   void countQueued(Slot& slot);
   bool backlogTooBig();
+  void checkQueryBuffer(std::size_t consumed);
+  void queryBufferFull();
   void armIdleTimer();
   void shutdown();
 
@@ -78,8 +98,16 @@ class Session : public std::enable_shared_from_this<Session> {
   Dispatcher& dispatcher_;
   ServerContext& ctx_;
   ThreadStats& stats_;
+  SessionList& sessions_;
+  bool listed_ = false;  // in sessions_: from start() until the socket closes
   ClientInfo info_;
   resp::RequestParser parser_;
+  // The request in progress, for listen.query_buffer_limit (see checkQueryBuffer).
+  struct Partial {
+    std::size_t seen = 0;    // parser_.bufferedBytes() at the last look
+    std::size_t unseen = 0;  // bytes parsed into it since
+    bool fresh = true;       // not looked at yet
+  } partial_;
   std::vector<std::string> args_;
   char read_buf_[16 * 1024];
 

@@ -116,9 +116,11 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
   const std::string config = dir_ + "/readthru.yaml";
   {
     std::ofstream out(config);
-    out << "listen:\n  address: 127.0.0.1\n  port: " << port_ << "\n"
-        << listen_extra << "backend:\n"
-        << backend_yaml << sections << "log:\n  level: info\n";
+    out << "listen:\n  address: 127.0.0.1\n  port: " << port_ << "\n";
+    // stop() gives SIGTERM 10 s: a test that ends with a request stuck (a hung database)
+    // must not spend them all draining it, at the default drain_timeout of 10 s.
+    if (listen_extra.find("drain_timeout:") == std::string::npos) out << "  drain_timeout: 3s\n";
+    out << listen_extra << "backend:\n" << backend_yaml << sections << "log:\n  level: info\n";
   }
   pid_ = spawn(config, log_);
   // Ready when it answers PING. One that does not is killed and reaped before the test
@@ -174,6 +176,23 @@ ExitResult runUntilExit(const std::string& config_yaml, std::chrono::millisecond
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
   return result;
+}
+
+std::string ReadthruProcess::log() const {
+  std::stringstream text;
+  text << std::ifstream(log_).rdbuf();
+  return text.str();
+}
+
+void ReadthruProcess::signal(int sig) {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+std::optional<int> ReadthruProcess::waitExit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  const auto status = reap(pid_, Clock::now() + timeout);
+  if (status) pid_ = -1;
+  return status;
 }
 
 int ReadthruProcess::stop(bool kill) {

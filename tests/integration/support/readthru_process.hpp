@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace readthru::testing {
@@ -23,10 +24,11 @@ inline constexpr const char* kSentinels =
 class ReadthruProcess {
  public:
   // `backend_yaml` is the body of the `backend:` section, e.g.
-  // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:`;
-  // `sections` adds top-level sections (postgres:, keyspaces:). Returns once readthru
-  // answers PING; throws (with the end of its log) when it exits first or does not answer
-  // within 20 s, having killed and reaped it.
+  // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:` (with no
+  // drain_timeout among them, it is 3s: see stop()); `sections` adds top-level sections
+  // (postgres:, keyspaces:). Returns once readthru answers PING; throws (with the end of
+  // its log) when it exits first or does not answer within 20 s, having killed and reaped
+  // it.
   explicit ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra = "",
                            const std::string& sections = "");
   ~ReadthruProcess();
@@ -35,6 +37,13 @@ class ReadthruProcess {
 
   std::uint16_t port() const { return port_; }
   const std::string& logPath() const { return log_; }
+  // The log so far.
+  std::string log() const;
+  // Sends `sig` and returns at once (a stop whose drain the test watches).
+  void signal(int sig);
+  // Waits up to `timeout` for the process to exit and returns its waitpid status, or
+  // nullopt when it is still running then. Once it has exited there is nothing to stop.
+  std::optional<int> waitExit(std::chrono::milliseconds timeout);
   // Sends SIGKILL (a crash) or SIGTERM and waits up to 10 s, then sends SIGKILL; returns
   // the status from waitpid (-1 when it could not be reaped).
   int stop(bool kill = false);

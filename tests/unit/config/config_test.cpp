@@ -34,6 +34,8 @@ TEST(Config, DefaultsFromMinimalFile) {
   EXPECT_EQ(cfg.listen.threads, 2);
   EXPECT_EQ(cfg.listen.max_clients, 10000);
   EXPECT_EQ(cfg.listen.announce, "127.0.0.1");
+  EXPECT_EQ(cfg.listen.query_buffer_limit, 64u * 1024 * 1024);
+  EXPECT_EQ(cfg.listen.drain_timeout, Millis(10'000));
   EXPECT_EQ(cfg.backend.seeds[0].host, "127.0.0.1");
   EXPECT_EQ(cfg.backend.seeds[0].port, 7000);
   EXPECT_EQ(cfg.log.level, "info");
@@ -42,7 +44,8 @@ TEST(Config, DefaultsFromMinimalFile) {
 TEST(Config, ReadsEveryKey) {
   ::setenv("READTHRU_TEST_PW", "s3cret", 1);
   const Config cfg = loadString(R"(
-listen: { address: 0.0.0.0, port: 7777, threads: 4, max_clients: 50, idle_timeout: 30s, output_limit: 1mb }
+listen: { address: 0.0.0.0, port: 7777, threads: 4, max_clients: 50, idle_timeout: 30s, output_limit: 1mb,
+          query_buffer_limit: 2mb, drain_timeout: 3s }
 backend:
   mode: sentinel
   seeds: ["10.0.0.1:26379", "sentinel-b:26379"]
@@ -60,6 +63,8 @@ log: { level: debug, json: true }
   EXPECT_EQ(cfg.listen.threads, 4);
   EXPECT_EQ(cfg.listen.idle_timeout, Millis(30'000));
   EXPECT_EQ(cfg.listen.output_limit, 1024u * 1024);
+  EXPECT_EQ(cfg.listen.query_buffer_limit, 2u * 1024 * 1024);
+  EXPECT_EQ(cfg.listen.drain_timeout, Millis(3000));
   EXPECT_EQ(cfg.listen.announce, "127.0.0.1");  // 0.0.0.0 is not an address to give out
   EXPECT_EQ(cfg.backend.mode, BackendMode::kSentinel);
   EXPECT_EQ(cfg.backend.sentinel_master, "mymaster");
@@ -113,6 +118,15 @@ TEST(Config, RejectsBadValues) {
             std::string::npos);
   EXPECT_NE(errorOf("listen: { output_limit: 12parsecs }\n" + std::string(kMinimal))
                 .find("listen.output_limit: must be a size"),
+            std::string::npos);
+  EXPECT_NE(errorOf("listen: { query_buffer_limit: 100b }\n" + std::string(kMinimal))
+                .find("listen.query_buffer_limit: must be at least 1kb"),
+            std::string::npos);
+  EXPECT_NE(errorOf("listen: { drain_timeout: 10 }\n" + std::string(kMinimal))
+                .find("listen.drain_timeout: must be a duration"),
+            std::string::npos);
+  EXPECT_NE(errorOf("listen: { drain_timeout: 2d }\n" + std::string(kMinimal))
+                .find("listen.drain_timeout: must be at most 1d"),
             std::string::npos);
   EXPECT_NE(
       errorOf("log: { level: loud }\n" + std::string(kMinimal)).find("log.level: must be one of"),

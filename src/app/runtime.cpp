@@ -1,0 +1,163 @@
+#include "app/runtime.hpp"
+
+#include <boost/asio/post.hpp>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "app/startup_checks.hpp"
+#include "backend/postgres/pool.hpp"
+#include "backend/postgres/replication_stream.hpp"
+#include "backend/redis/router.hpp"
+#include "cache/cdc_applier.hpp"
+#include "cache/read_through.hpp"
+#include "cache/single_flight.hpp"
+#include "cache/stream_consumer.hpp"
+#include "server/server.hpp"
+
+namespace readthru::app {
+namespace asio = boost::asio;
+
+namespace {
+
+std::string randomHex40() {
+  std::random_device rd;
+  static const char* kHex = "0123456789abcdef";
+  std::string id(40, '0');
+  for (char& c : id) c = kHex[rd() % 16];
+  return id;
+}
+
+}  // namespace
+
+Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules)
+    : rules_(std::move(rules)),
+      flights_(std::make_unique<cache::SingleFlight>()),
+      gutter_(std::make_unique<cache::Gutter>(
+          cache::Gutter::Options{cfg.gutter.max_memory, cfg.gutter.ttl})) {
+  ctx_.listen = cfg.listen;
+  ctx_.backend_mode = cfg.backend.mode;
+  ctx_.config_path = cfg.path;
+  ctx_.run_id = randomHex40();
+  ctx_.node_id = randomHex40();
+  breakers_ = std::make_shared<backend::redis::BreakerTable>(
+      backend::redis::Router::breakerOptions(cfg.backend.breaker));
+  ctx_.counter_sources.push_back(breakers_.get());
+  if (rules_) ctx_.counter_sources.push_back(gutter_.get());
+  for (int i = 0; i < cfg.listen.threads; ++i) buildThread(i, cfg);
+  buildInputs(cfg);
+
+  std::vector<asio::io_context*> io_ptrs;
+  std::vector<cache::Backend*> backend_ptrs;
+  std::vector<cache::ReadThrough*> read_through_ptrs;
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    io_ptrs.push_back(ios_[i].get());
+    backend_ptrs.push_back(routers_[i].get());
+    if (!read_throughs_.empty()) read_through_ptrs.push_back(read_throughs_[i].get());
+  }
+  server_ = std::make_unique<server::Server>(ctx_, io_ptrs, backend_ptrs, read_through_ptrs);
+}
+
+Runtime::~Runtime() = default;
+
+// Io thread `index`: its io_context, router, and with keyspaces its pool and ReadThrough.
+void Runtime::buildThread(int index, const config::Config& cfg) {
+  // Connection counts and limits are for the whole process; each io thread owns a share.
+  const int threads = cfg.listen.threads;
+  const int per_thread = std::max(1, cfg.backend.connections_per_node / threads);
+  const int pg_per_thread = std::max(1, cfg.postgres.pool_size / threads);
+  const int inflight_per_thread = std::max(1, cfg.postgres.max_inflight / threads);
+
+  ios_.push_back(std::make_unique<asio::io_context>(1));
+  asio::io_context& io = *ios_.back();
+  routers_.push_back(
+      std::make_unique<backend::redis::Router>(io, cfg.backend, per_thread, breakers_));
+  ctx_.stats.push_back(std::make_unique<server::ThreadStats>());
+  ctx_.sessions.push_back(std::make_unique<server::SessionList>());
+  ctx_.counter_sources.push_back(routers_.back().get());
+  if (!rules_) return;
+  pools_.push_back(std::make_unique<backend::postgres::Pool>(
+      io, cfg.postgres, pg_per_thread, inflight_per_thread, rules_->statements(),
+      [rules = rules_](std::size_t i, const Result<cache::StatementShape>& shape) {
+        rules->onPrepared(i, shape);
+      }));
+  cache::ReadThrough::Options options;
+  // A lease covers a load's queue wait and its statement, with room to spare.
+  options.lease_time = cfg.postgres.statement_timeout + Millis(2000);
+  // Per thread: tokens count per ReadThrough, so they must differ by thread.
+  options.instance = ctx_.run_id.substr(0, 16) + "." + std::to_string(index);
+  options.gutter = gutter_.get();
+  read_throughs_.push_back(std::make_unique<cache::ReadThrough>(
+      io, rules_, *flights_, *routers_.back(), *pools_.back(), options));
+  ctx_.counter_sources.push_back(read_throughs_.back().get());
+  ctx_.counter_sources.push_back(pools_.back().get());
+}
+
+// The invalidation inputs, one each per process, on io thread 0 with its router and
+// ReadThrough: the invalidation stream consumer and the change stream's applier (every
+// instance competes for the leader lease; the leader reads).
+void Runtime::buildInputs(const config::Config& cfg) {
+  if (read_throughs_.empty()) return;
+  if (!cfg.invalidation_stream.key.empty()) {
+    cache::StreamConsumer::Options so;
+    so.key = cfg.invalidation_stream.key;
+    so.group = cfg.invalidation_stream.group;
+    so.batch = cfg.invalidation_stream.batch;
+    so.claim_idle = cfg.invalidation_stream.claim_idle;
+    so.consumer = "readthru-" + ctx_.run_id.substr(0, 16);
+    stream_consumer_ = std::make_unique<cache::StreamConsumer>(*ios_.front(), *routers_.front(),
+                                                               *read_throughs_.front(), so);
+    ctx_.counter_sources.push_back(stream_consumer_.get());
+  }
+  if (wantsCdc(cfg)) {
+    cache::CdcApplier::Options co;
+    co.slot = cfg.cdc.slot;
+    co.instance = ctx_.run_id.substr(0, 16);
+    co.lease = cfg.cdc.leader_lease;
+    const auto tables = cache::ChangeMapper(rules_).tables();
+    auto make_source = [io = ios_.front().get(), options = streamOptions(cfg, tables)] {
+      return std::make_unique<backend::postgres::ReplicationStream>(*io, options);
+    };
+    cdc_ = std::make_unique<cache::CdcApplier>(*ios_.front(), *routers_.front(),
+                                               *read_throughs_.front(), rules_, make_source, co);
+    ctx_.counter_sources.push_back(cdc_.get());
+  }
+}
+
+void Runtime::listen() { server_->listen(); }
+
+void Runtime::start() {
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    asio::post(*ios_[i], [r = routers_[i].get()] { r->start(); });
+    if (!pools_.empty()) asio::post(*ios_[i], [p = pools_[i].get()] { p->start(); });
+  }
+  if (stream_consumer_) asio::post(mainIo(), [s = stream_consumer_.get()] { s->start(); });
+  if (cdc_) asio::post(mainIo(), [c = cdc_.get()] { c->start(); });
+}
+
+void Runtime::run() {
+  std::vector<std::thread> workers;
+  for (std::size_t i = 1; i < ios_.size(); ++i) {
+    workers.emplace_back([io = ios_[i].get()] { io->run(); });
+  }
+  ios_.front()->run();
+  for (auto& w : workers) w.join();
+}
+
+void Runtime::stopInputs() {
+  if (stream_consumer_) stream_consumer_->stop();
+  if (cdc_) cdc_->stop();
+}
+
+void Runtime::stopThreads() {
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    auto* pool = pools_.empty() ? nullptr : pools_[i].get();
+    asio::post(*ios_[i], [r = routers_[i].get(), pool, io = ios_[i].get()] {
+      r->stop();
+      if (pool != nullptr) pool->stop();
+      io->stop();
+    });
+  }
+}
+
+}  // namespace readthru::app

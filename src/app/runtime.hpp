@@ -1,0 +1,84 @@
+#pragma once
+// Everything readthru runs, built from a validated Config: the io threads, each with its
+// own backend Router, database Pool and ReadThrough; the invalidation inputs on thread 0
+// (stream consumer, CDC applier); and the server. Built once at start. Stopping is in
+// steps, so that the drain can keep the backends running while clients are answered:
+// stopInputs(), then the server's drain, then stopThreads().
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <vector>
+
+#include "cache/gutter.hpp"
+#include "cache/keyspace_rules.hpp"
+#include "config/config.hpp"
+#include "server/context.hpp"
+
+namespace readthru::backend::redis {
+class BreakerTable;
+class Router;
+}  // namespace readthru::backend::redis
+namespace readthru::backend::postgres {
+class Pool;
+}
+namespace readthru::cache {
+class CdcApplier;
+class ReadThrough;
+class SingleFlight;
+class StreamConsumer;
+}  // namespace readthru::cache
+namespace readthru::server {
+class Server;
+}
+
+namespace readthru::app {
+
+class Runtime {
+ public:
+  // `rules` is null without keyspaces. Builds everything; starts nothing.
+  Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Binds the listener. Throws std::system_error when the address cannot be bound.
+  void listen();
+  // Posts the start of routers, pools and inputs to their threads (they begin in run()).
+  void start();
+  // Runs every io thread, the calling one as thread 0, until stopThreads() stops them.
+  void run();
+
+  // On thread 0: stops the stream consumer and the CDC applier, at the start of a drain:
+  // a leader's lease then runs out while this instance drains, and another takes over.
+  void stopInputs();
+  // On thread 0: each thread stops its router and pool, then its io loop; run() returns.
+  void stopThreads();
+
+  boost::asio::io_context& mainIo() { return *ios_.front(); }
+  server::Server& server() { return *server_; }
+  const server::ServerContext& context() const { return ctx_; }
+
+ private:
+  void buildThread(int index, const config::Config& cfg);
+  void buildInputs(const config::Config& cfg);
+
+  std::shared_ptr<cache::KeyspaceRules> rules_;
+  // Declared before the io contexts, destroyed after them: sessions still queued in an
+  // io_context are destroyed with it, and they use the context (client count, session
+  // lists) as they go.
+  server::ServerContext ctx_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
+  std::unique_ptr<cache::SingleFlight> flights_;
+  // Loads made while Redis is down, for the whole process (cache/gutter.hpp).
+  std::unique_ptr<cache::Gutter> gutter_;
+  // One circuit breaker per Redis node for the whole process, shared by every router.
+  std::shared_ptr<backend::redis::BreakerTable> breakers_;
+  std::vector<std::unique_ptr<backend::redis::Router>> routers_;
+  std::vector<std::unique_ptr<backend::postgres::Pool>> pools_;
+  std::vector<std::unique_ptr<cache::ReadThrough>> read_throughs_;
+  std::unique_ptr<cache::StreamConsumer> stream_consumer_;
+  std::unique_ptr<cache::CdcApplier> cdc_;
+  std::unique_ptr<server::Server> server_;  // destroyed first
+};
+
+}  // namespace readthru::app
