@@ -196,6 +196,7 @@ void RequestParser::reset() {
   multibulk_left_ = 0;
   bulk_left_ = 0;
   trailer_left_ = 0;
+  request_bytes_ = 0;
 }
 
 std::size_t RequestParser::bufferedBytes() const {
@@ -216,6 +217,15 @@ RequestParser::Step RequestParser::fail(std::string text) {
   state_ = State::kError;
   args_.clear();
   return Step::kFail;
+}
+
+// Past max_request_bytes: the arguments' memory goes now, and the parser takes nothing more.
+RequestParser::Step RequestParser::tooBig() {
+  error_ = "query buffer limit reached";
+  state_ = State::kError;
+  std::vector<std::string>().swap(args_);
+  request_bytes_ = 0;
+  return Step::kTooBig;
 }
 
 ParseStatus RequestParser::parse(std::string_view input, std::size_t& consumed,
@@ -259,6 +269,10 @@ ParseStatus RequestParser::parse(std::string_view input, std::size_t& consumed,
     if (step == Step::kFail) {
       consumed = pos;
       return ParseStatus::kError;
+    }
+    if (step == Step::kTooBig) {
+      consumed = pos;
+      return ParseStatus::kTooBig;
     }
     // kSkip (empty line, *0, *-1) and kMore: go on with the rest of the input.
   }
@@ -369,6 +383,7 @@ RequestParser::Step RequestParser::onCount(std::string_view in, std::size_t& pos
     return Step::kSkip;
   }
   multibulk_left_ = count;
+  request_bytes_ = 0;
   // Grow from what the client sends, not from what it declares (as Redis does).
   args_.reserve(static_cast<std::size_t>(std::min<std::int64_t>(count, 1024)));
   state_ = State::kBulkHeader;
@@ -387,6 +402,8 @@ RequestParser::Step RequestParser::onBulkHeader(std::string_view in, std::size_t
       line_len_ <= kHeaderCap && parseRedisInt(std::string_view(header_ + 1, header_len_ - 1), len);
   if (!ok || len < 0 || len > limits_.max_bulk) return fail(kBadBulk);
   startLine();
+  if (overLimit(sizeof(std::string))) return tooBig();
+  request_bytes_ += sizeof(std::string);
   args_.emplace_back();
   bulk_left_ = len;
   trailer_left_ = 2;
@@ -398,12 +415,33 @@ RequestParser::Step RequestParser::onBulkPayload(std::string_view in, std::size_
   const std::size_t avail = in.size() - pos;
   const std::size_t n = static_cast<std::size_t>(
       std::min<std::int64_t>(bulk_left_, static_cast<std::int64_t>(avail)));
+  if (overLimit(n)) return tooBig();
   std::string& arg = args_.back();
   if (arg.empty()) {
     arg.assign(in.data() + pos, n);  // the whole payload in one go in the common case
   } else {
+    const std::size_t want = arg.size() + n;
+    if (want > arg.capacity()) {
+      // Doubling, as append would, but never past the declared length (which has begun to
+      // arrive) nor past what the request limit leaves.
+      std::size_t grow = std::max(want, arg.capacity() * 2);
+      grow = std::min(grow, arg.size() + static_cast<std::size_t>(bulk_left_));
+      if (limits_.max_request_bytes > 0) {
+        grow = std::min(grow, want + (limits_.max_request_bytes - request_bytes_ - n));
+      }
+      if (grow >= arg.capacity() * 2) {
+        arg.reserve(grow);
+      } else {
+        // libstdc++'s reserve() would double anyway: a fresh string takes the exact size.
+        std::string exact;
+        exact.reserve(grow);
+        exact.append(arg);
+        arg.swap(exact);
+      }
+    }
     arg.append(in.data() + pos, n);
   }
+  request_bytes_ += n;
   pos += n;
   bulk_left_ -= static_cast<std::int64_t>(n);
   if (bulk_left_ == 0) state_ = State::kBulkTrailer;

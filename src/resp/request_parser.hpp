@@ -20,12 +20,17 @@ struct ParserLimits {
   std::size_t max_inline = 64 * 1024;           // PROTO_INLINE_MAX_SIZE
   std::int64_t max_multibulk = 2147483647;      // Redis: INT_MAX when authenticated
   std::int64_t max_bulk = 512LL * 1024 * 1024;  // proto-max-bulk-len
+  // Bytes one request still arriving may hold (its arguments so far); 0: no limit. Past
+  // it parse() answers kTooBig (listen.query_buffer_limit). Arguments never grow their
+  // buffers beyond it either, so memory stays near the limit, not twice it.
+  std::size_t max_request_bytes = 0;
 };
 
 enum class ParseStatus : std::uint8_t {
   kOk,          // `out` holds one complete request (at least one argument)
   kIncomplete,  // all of the input was consumed into partial state; feed more bytes
   kError,       // protocol error; error() has Redis's text; close after replying
+  kTooBig,      // the request in progress passed max_request_bytes; close the connection
 };
 
 class RequestParser {
@@ -58,7 +63,7 @@ class RequestParser {
     kError,
   };
   // What a state handler achieved; kMore means "keep feeding the loop".
-  enum class Step : std::uint8_t { kMore, kRequest, kSkip, kFail };
+  enum class Step : std::uint8_t { kMore, kRequest, kSkip, kFail, kTooBig };
   enum class Line : std::uint8_t { kPending, kDone, kFail };
 
   Step onInline(std::string_view in, std::size_t& pos);
@@ -69,6 +74,10 @@ class RequestParser {
   Line readHeaderLine(std::string_view in, std::size_t& pos, const char* too_big);
   Step countBlind(std::string_view in, std::size_t& pos, const char* too_big);
   Step fail(std::string text);
+  Step tooBig();
+  bool overLimit(std::size_t more) const {
+    return limits_.max_request_bytes > 0 && request_bytes_ + more > limits_.max_request_bytes;
+  }
   void startLine();
 
   static constexpr std::size_t kHeaderCap = 24;  // '*'/'$' + the longest valid number + slack
@@ -86,6 +95,7 @@ class RequestParser {
   std::int64_t multibulk_left_ = 0;
   std::int64_t bulk_left_ = 0;
   std::uint8_t trailer_left_ = 0;
+  std::size_t request_bytes_ = 0;  // what the request in progress holds, as limited
 };
 
 }  // namespace readthru::resp

@@ -15,9 +15,13 @@ namespace asio = boost::asio;
 namespace {
 // Replies a client may have outstanding before we stop reading its requests.
 constexpr std::size_t kMaxQueuedReplies = 16 * 1024;
-// A request in progress is measured again once it has grown by 1/kLookEvery of what it
-// held at the last look (see Session::checkQueryBuffer).
-constexpr std::size_t kLookEvery = 256;
+
+// The parser enforces listen.query_buffer_limit itself, as bytes arrive.
+resp::ParserLimits parserLimits(const config::ListenConfig& listen) {
+  resp::ParserLimits limits;
+  limits.max_request_bytes = listen.query_buffer_limit;
+  return limits;
+}
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
@@ -27,6 +31,7 @@ Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerCon
       ctx_(ctx),
       stats_(stats),
       sessions_(sessions),
+      parser_(parserLimits(ctx.listen)),
       idle_timer_(socket_.get_executor()) {
   info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -99,8 +104,9 @@ void Session::onRead(std::size_t n) {
     std::size_t consumed = 0;
     const auto status = parser_.parse(input, consumed, args_);
     input.remove_prefix(consumed);
-    if (status == resp::ParseStatus::kIncomplete) {
-      checkQueryBuffer(consumed);
+    if (status == resp::ParseStatus::kIncomplete) break;
+    if (status == resp::ParseStatus::kTooBig) {
+      queryBufferFull();
       break;
     }
     if (status == resp::ParseStatus::kError) {
@@ -111,7 +117,6 @@ void Session::onRead(std::size_t n) {
       closing_ = true;
       break;
     }
-    partial_.fresh = true;
     dispatcher_.dispatch(*this, args_);
     // A local reply behind an unanswered one waits in the queue: it is backlog too.
     if (!queue_.empty() && queue_.back().ready && queue_.back().counted == 0) {
@@ -123,19 +128,6 @@ void Session::onRead(std::size_t n) {
   readMore();
 }
 
-// `consumed` bytes went into a request that is still incomplete. bufferedBytes() walks
-// every argument so far, so looking after every read would make one request of millions
-// of small arguments cost quadratic time (at 2 million, 10x the parse itself). It is
-// looked at at the first read of each request, then once the bytes parsed since the last
-// look reach 1/256 of what it held then: linear time, and a request past the limit is
-// caught after at most that much more input than looking at every read would take.
-void Session::checkQueryBuffer(std::size_t consumed) {
-  partial_.unseen += consumed;
-  if (!partial_.fresh && partial_.unseen * kLookEvery < partial_.seen) return;
-  partial_ = {parser_.bufferedBytes(), 0, false};
-  if (partial_.seen > ctx_.listen.query_buffer_limit) queryBufferFull();
-}
-
 // A request still arriving holds more than listen.query_buffer_limit in the parser (one
 // huge argument, say): as Redis's client-query-buffer-limit, the client is closed. Unlike
 // Redis, it is told why first, after the replies it is owed; the parser's memory is
@@ -143,9 +135,7 @@ void Session::checkQueryBuffer(std::size_t consumed) {
 void Session::queryBufferFull() {
   stats_.add(stats_.query_buffer_limit_disconnects);
   stats_.add(stats_.error_replies);
-  spdlog::debug("client {} closed: a partial request holds {} bytes (listen.query_buffer_limit)",
-                info_.peer, parser_.bufferedBytes());
-  parser_.reset();
+  spdlog::debug("client {} closed: a partial request passed listen.query_buffer_limit", info_.peer);
   resp::appendError(replyNow(),
                     "ERR readthru: query buffer limit reached (listen.query_buffer_limit)");
   closing_ = true;

@@ -89,7 +89,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool overloaded() const;
   void countQueued(Slot& slot);
   bool backlogTooBig();
-  void checkQueryBuffer(std::size_t consumed);
   void queryBufferFull();
   void armIdleTimer();
   void shutdown();
@@ -102,12 +101,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool listed_ = false;  // in sessions_: from start() until the socket closes
   ClientInfo info_;
   resp::RequestParser parser_;
-  // The request in progress, for listen.query_buffer_limit (see checkQueryBuffer).
-  struct Partial {
-    std::size_t seen = 0;    // parser_.bufferedBytes() at the last look
-    std::size_t unseen = 0;  // bytes parsed into it since
-    bool fresh = true;       // not looked at yet
-  } partial_;
   std::vector<std::string> args_;
   char read_buf_[16 * 1024];
 

@@ -23,6 +23,7 @@ struct Outcome {
   bool error = false;
   std::string error_text;
   std::size_t max_buffered = 0;  // the most the parser held between calls
+  bool too_big = false;          // kTooBig: the request limit was passed
 };
 
 Outcome feed(const std::vector<std::string>& chunks, ParserLimits limits = {}) {
@@ -36,6 +37,12 @@ Outcome feed(const std::vector<std::string>& chunks, ParserLimits limits = {}) {
       std::size_t consumed = 0;
       const ParseStatus status = parser.parse(buffer, consumed, out);
       result.max_buffered = std::max(result.max_buffered, parser.bufferedBytes());
+      if (status == ParseStatus::kTooBig) {
+        result.too_big = true;
+        EXPECT_TRUE(out.empty());
+        EXPECT_EQ(parser.bufferedBytes(), 0u) << "the arguments' memory goes at once";
+        return result;
+      }
       if (status == ParseStatus::kError) {
         result.error = true;
         result.error_text = parser.error();
@@ -413,6 +420,53 @@ TEST(RequestParserInline, ProtocolDesyncRegression) {
     EXPECT_EQ(got.error_text, text);
     EXPECT_LE(got.max_buffered, 64u * 1024);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// The request limit (listen.query_buffer_limit)
+// ---------------------------------------------------------------------------------------
+
+TEST(RequestParserLimit, OneHugeArgumentIsCutNearTheLimitWhateverTheChunks) {
+  ParserLimits limits;
+  limits.max_request_bytes = 64 * 1024;
+  const std::string msg = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$104857600\r\n" + std::string(200000, 'x');
+  for (std::size_t size : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, msg.size()}) {
+    SCOPED_TRACE("chunk size " + std::to_string(size));
+    const Outcome got = feed(size == msg.size() ? whole(msg) : inChunks(msg, size), limits);
+    EXPECT_TRUE(got.too_big);
+    EXPECT_FALSE(got.error);
+    EXPECT_TRUE(got.requests.empty());
+    // Held at most about the limit, never twice it (an argument's buffer doubling past it).
+    EXPECT_LE(got.max_buffered, limits.max_request_bytes + 1024);
+  }
+}
+
+TEST(RequestParserLimit, ManyArgumentsCountToo) {
+  ParserLimits limits;
+  limits.max_request_bytes = 4096;
+  std::string msg = "*100000\r\n";
+  for (int i = 0; i < 1000; ++i) msg += "$0\r\n\r\n";
+  EXPECT_TRUE(feed(whole(msg), limits).too_big);
+  EXPECT_TRUE(feed(inChunks(msg, 5), limits).too_big);
+}
+
+TEST(RequestParserLimit, ItBoundsOneRequestNotTheStream) {
+  ParserLimits limits;
+  limits.max_request_bytes = 1024;
+  // Each request is well under the limit; together they are 50 times it.
+  std::string msg;
+  std::vector<Args> expected;
+  for (int i = 0; i < 1000; ++i) {
+    msg += "*2\r\n$3\r\nGET\r\n$10\r\nkey-" + std::to_string(100000 + i) + "\r\n";
+    expected.push_back({"GET", "key-" + std::to_string(100000 + i)});
+  }
+  expectRequests(msg, expected, limits);
+  // A request exactly at the limit passes: 32 bytes of overhead per argument plus its bytes.
+  limits.max_request_bytes = 2 * sizeof(std::string) + 3 + 1000;
+  const std::string big = "*2\r\n$3\r\nSET\r\n$1000\r\n" + std::string(1000, 'v') + "\r\n";
+  expectRequests(big, {{"SET", std::string(1000, 'v')}}, limits);
+  limits.max_request_bytes -= 1;
+  EXPECT_TRUE(feed(whole(big), limits).too_big);
 }
 
 TEST(RequestParser, ErrorIsStickyUntilReset) {
