@@ -19,6 +19,11 @@ constexpr const char* kRaiseMarkScript =
     "local c = tonumber(redis.call('GET', KEYS[1]) or '0') or 0 "
     "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end "
     "return 1";
+// RENAME that answers 0 for a missing set instead of an error whose text we would have
+// to read.
+constexpr const char* kRenameIfExistsScript =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+    "redis.call('RENAME', KEYS[1], KEYS[2]) return 1";
 constexpr const char* kRestoreTagScript =
     "local t1 = redis.call('PTTL', KEYS[1]) local t2 = redis.call('PTTL', KEYS[2]) "
     "redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2]) redis.call('DEL', KEYS[2]) "
@@ -152,11 +157,15 @@ void Invalidator::invalidateTags(std::vector<std::string> tags, InvalidationSour
         finish(*marked && !v.isError() ? std::move(**marked) : std::move(v));
       };
       redis_.send(
-          {"RENAME", set, gone}, [this, set, gone, finish = tag_done](resp::Value v) mutable {
+          {"EVAL", kRenameIfExistsScript, "2", set, gone},
+          [this, set, gone, finish = tag_done](resp::Value v) mutable {
             if (v.isError()) {
+              finish(std::move(v));
+              return;
+            }
+            if (v.type == resp::Type::kInteger && v.integer == 0) {
               // No set: no key carries the tag (or they all expired).
-              finish(v.str.find("no such key") != std::string::npos ? resp::Value::fromInteger(0)
-                                                                    : std::move(v));
+              finish(resp::Value::fromInteger(0));
               return;
             }
             redis_.send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {

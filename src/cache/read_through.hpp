@@ -82,6 +82,14 @@ class ReadThrough : public CounterSource {
     invalidator_.invalidatePattern(std::move(glob), source, std::move(done));
   }
 
+  // Whether a keyspace of this name is configured.
+  bool hasKeyspace(const std::string& name) const {
+    for (const auto& ks : rules_->keyspaces()) {
+      if (ks->name() == name) return true;
+    }
+    return false;
+  }
+
   // READTHRU.REFRESH: invalidates `key` and loads it again at once. `done` gets what GET
   // (HGETALL for a hash keyspace) would answer after the reload.
   void refresh(std::string key, std::uint64_t client_id, ReplyCallback done);

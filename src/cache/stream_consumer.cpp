@@ -157,8 +157,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
     });
   };
   auto done = [batch, finish](resp::Value v) {
-    // An unknown keyspace is the entry's fault, not Redis's: retrying cannot help.
-    if (v.isError() && !v.str.starts_with("ERR readthru: no keyspace")) {
+    if (v.isError()) {
       batch->failed = true;
       batch->error = v.str;
     }
@@ -192,15 +191,14 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
       read_through_.invalidateTags(std::move(tags), source, done);
     }
     for (const std::string& ks : keyspaces) {
+      // An unknown keyspace is the entry's fault, not Redis's: retrying cannot help.
+      if (!read_through_.hasKeyspace(ks)) {
+        bump(bad_);
+        spdlog::warn("invalidation stream '{}': no keyspace named '{}'; skipped", options_.key, ks);
+        continue;
+      }
       ++batch->remaining;
-      read_through_.invalidateKeyspace(ks, source, [this, done, ks](resp::Value v) {
-        if (v.isError() && v.str.starts_with("ERR readthru: no keyspace")) {
-          bump(bad_);
-          spdlog::warn("invalidation stream '{}': no keyspace named '{}'; skipped", options_.key,
-                       ks);
-        }
-        done(std::move(v));
-      });
+      read_through_.invalidateKeyspace(ks, source, done);
     }
   }
   finish();
