@@ -156,44 +156,64 @@ void Invalidator::invalidateTags(std::vector<std::string> tags, InvalidationSour
       auto tag_done = [marked, finish](resp::Value v) mutable {
         finish(*marked && !v.isError() ? std::move(**marked) : std::move(v));
       };
-      redis_.send(
-          {"EVAL", kRenameIfExistsScript, "2", set, gone},
-          [this, set, gone, finish = tag_done](resp::Value v) mutable {
-            if (v.isError()) {
-              finish(std::move(v));
-              return;
-            }
-            if (v.type == resp::Type::kInteger && v.integer == 0) {
-              // No set: no key carries the tag (or they all expired).
-              finish(resp::Value::fromInteger(0));
-              return;
-            }
-            redis_.send({"SMEMBERS", gone}, [this, set, gone, finish](resp::Value members) mutable {
-              if (!members.isArray()) {
-                restoreTag(set, gone);
-                finish(std::move(members));
-                return;
-              }
-              std::vector<std::string> keys, states;
-              for (resp::Value& m : members.elements) {
-                fills_.forget(m.str);
-                bump(stats_.invalidated_keys);
-                states.push_back(stateKey(m.str));
-                keys.push_back(std::move(m.str));
-              }
-              unlinkWithStates(std::move(keys), std::move(states), 0,
-                               [this, set, gone, finish](resp::Value r) mutable {
-                                 if (r.isError()) {
-                                   restoreTag(set, gone);  // so that a retry finds the members
-                                 } else {
-                                   redis_.send({"UNLINK", gone}, [](resp::Value) {});
-                                 }
-                                 finish(std::move(r));
-                               });
-            });
-          });
+      redis_.send({"EVAL", kRenameIfExistsScript, "2", set, gone},
+                  [this, set, gone, finish = tag_done](resp::Value v) mutable {
+                    if (v.isError()) {
+                      finish(std::move(v));
+                      return;
+                    }
+                    if (v.type == resp::Type::kInteger && v.integer == 0) {
+                      // No set: no key carries the tag (or they all expired).
+                      finish(resp::Value::fromInteger(0));
+                      return;
+                    }
+                    auto drain = std::make_shared<TagDrain>();
+                    drain->set = set;
+                    drain->gone = gone;
+                    drain->done = std::move(finish);
+                    tagStep(drain);
+                  });
     }
   });
+}
+
+// One SSCAN batch of a renamed-away tag set, its keys unlinked with their state keys, then
+// the next batch: a tag with a million keys never arrives as one reply. The set was renamed
+// aside, so nothing adds to it meanwhile; when Redis fails part way, it is merged back.
+void Invalidator::tagStep(const std::shared_ptr<TagDrain>& drain) {
+  redis_.send({"SSCAN", drain->gone, drain->cursor, "COUNT", kScanCount}, [this,
+                                                                           drain](resp::Value v) {
+    if (!v.isArray() || v.elements.size() != 2 || !v.elements[1].isArray()) {
+      restoreTag(drain->set, drain->gone);
+      drain->done(v.isError() ? std::move(v) : resp::Value::error("ERR readthru: bad SSCAN reply"));
+      return;
+    }
+    std::vector<std::string> keys, states;
+    for (resp::Value& m : v.elements[1].elements) {
+      fills_.forget(m.str);
+      bump(stats_.invalidated_keys);
+      states.push_back(stateKey(m.str));
+      keys.push_back(std::move(m.str));
+    }
+    drain->cursor = std::move(v.elements[0].str);
+    unlinkWithStates(std::move(keys), std::move(states), 0,
+                     [this, drain](resp::Value r) { tagBatchDone(drain, std::move(r)); });
+  });
+}
+
+void Invalidator::tagBatchDone(const std::shared_ptr<TagDrain>& drain, resp::Value r) {
+  if (r.isError()) {
+    restoreTag(drain->set, drain->gone);  // so that a retry finds the members
+    drain->done(std::move(r));
+    return;
+  }
+  if (r.type == resp::Type::kInteger) drain->removed += r.integer;
+  if (drain->cursor != "0") {
+    tagStep(drain);
+    return;
+  }
+  redis_.send({"UNLINK", drain->gone}, [](resp::Value) {});
+  drain->done(resp::Value::fromInteger(drain->removed));
 }
 
 void Invalidator::restoreTag(const std::string& set, const std::string& gone) {

@@ -57,6 +57,15 @@ class Invalidator : public CounterSource {
   // `done` gets the data UNLINK's count once both answered, or the first error.
   void unlinkWithStates(std::vector<std::string> keys, std::vector<std::string> states,
                         std::uint64_t affinity, ReplyCallback done);
+  // A tag's renamed-away set, emptied batch by batch (SSCAN).
+  struct TagDrain {
+    std::string set, gone;
+    std::string cursor = "0";
+    std::int64_t removed = 0;
+    ReplyCallback done;
+  };
+  void tagStep(const std::shared_ptr<TagDrain>& drain);
+  void tagBatchDone(const std::shared_ptr<TagDrain>& drain, resp::Value r);
   void restoreTag(const std::string& set, const std::string& gone);
   void counted(InvalidationSource source) { bump(stats_.by_source[static_cast<int>(source)]); }
 

@@ -238,3 +238,49 @@ TEST_F(InvalidationScopes, AVersionBumpNeverReadsTheOldVersionsEntries) {
 
 }  // namespace
 }  // namespace readthru::testing
+
+namespace readthru::testing {
+namespace {
+
+// SSCAN calls the cluster's masters have answered so far.
+std::int64_t sscanCalls() {
+  std::int64_t n = 0;
+  for (std::uint16_t port : masterPorts()) {
+    Client node(port);
+    n += infoInteger(show(node.call({"INFO", "commandstats"})), "cmdstat_sscan:calls").value_or(0);
+  }
+  return n;
+}
+
+// A tag on more keys than one SSCAN batch (COUNT 1000): the set is emptied batch by batch,
+// and every key goes.
+TEST(InvalidationScopesBulk, ATagOnThousandsOfKeysIsInvalidatedInBatches) {
+  const std::string tag = kTag + "-bulk";
+  ReadthruProcess proc(clusterBackend(), "",
+                       "postgres:\n  dsn: \"" + std::string(kPgDsn) +
+                           "\"\n  max_inflight: 8192\nkeyspaces:\n" +
+                           keyspaceRule("bulk", kTag + ":bulk:<id>", "SELECT $1::text AS v",
+                                        "    params: [id]\n    format: value\n    ttl: 60s\n"
+                                        "    tags: [\"" +
+                                            tag + "\"]\n"));
+  Client c(proc.port());
+  constexpr int kKeys = 2500;
+  std::string pipeline;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string k = kTag + ":bulk:" + std::to_string(i);
+    pipeline += "*2\r\n$3\r\nGET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+  }
+  c.sendRaw(pipeline);
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(show(c.read()), std::to_string(i));
+  const std::int64_t sscans = sscanCalls();
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", tag})),
+            "(integer) " + std::to_string(kKeys));
+  EXPECT_GE(sscanCalls() - sscans, 2) << "the set was not read in batches";
+  for (int i = 0; i < kKeys; i += 97) {
+    EXPECT_EQ(show(c.call({"EXISTS", kTag + ":bulk:" + std::to_string(i)})), "(integer) 0") << i;
+  }
+  EXPECT_EQ(show(c.call({"READTHRU.INVALIDATE", "TAG", tag})), "(integer) 0");
+}
+
+}  // namespace
+}  // namespace readthru::testing
