@@ -216,12 +216,11 @@ void CdcApplier::applyQueued() {
 }
 
 std::vector<Counter> CdcApplier::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  std::vector<Counter> out{{"cdc_leader", get(leader_)},
-                           {"cdc_leader_terms", get(terms_)},
-                           {"cdc_transactions_applied", get(applied_)},
-                           {"cdc_apply_errors", get(apply_errors_)},
-                           {"cdc_rule_problems", get(rule_problems_)}};
+  std::vector<Counter> out{{"cdc_leader", counterValue(leader_)},
+                           {"cdc_leader_terms", counterValue(terms_)},
+                           {"cdc_transactions_applied", counterValue(applied_)},
+                           {"cdc_apply_errors", counterValue(apply_errors_)},
+                           {"cdc_rule_problems", counterValue(rule_problems_)}};
   std::lock_guard lock(source_mutex_);
   std::vector<Counter> source = source_ ? source_->counters() : std::vector<Counter>{};
   for (const Counter& r : retired_) {

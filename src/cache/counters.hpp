@@ -27,5 +27,8 @@ class CounterSource {
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
   c.fetch_add(n, std::memory_order_relaxed);
 }
+inline std::uint64_t counterValue(const std::atomic<std::uint64_t>& c) {
+  return c.load(std::memory_order_relaxed);
+}
 
 }  // namespace readthru::cache

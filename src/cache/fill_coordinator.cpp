@@ -401,24 +401,23 @@ Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
 }
 
 std::vector<Counter> FillCoordinator::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   std::uint64_t batch = 0, single = 0;
   for (const auto& [ks, b] : batchers_) {
     batch += b->batchQueries();
     single += b->singleQueries();
   }
-  std::vector<Counter> out{{"readthru_loads", get(stats_.loads)},
-                           {"readthru_load_errors", get(stats_.load_errors)},
-                           {"readthru_negative_hits", get(stats_.negative_hits)},
-                           {"readthru_singleflight_joins", get(stats_.singleflight_joins)},
-                           {"readthru_lease_waits", get(stats_.lease_waits)},
-                           {"readthru_lease_takeovers", get(stats_.lease_takeovers)},
-                           {"readthru_store_errors", get(stats_.store_errors)},
-                           {"readthru_values_too_big", get(stats_.values_too_big)},
-                           {"readthru_fills_cancelled", get(stats_.fills_cancelled)},
-                           {"readthru_fills_rejected", get(stats_.fills_rejected)},
-                           {"readthru_fallbacks_served", get(stats_.fallbacks_served)},
-                           {"readthru_deadlines", get(stats_.deadlines)},
+  std::vector<Counter> out{{"readthru_loads", counterValue(stats_.loads)},
+                           {"readthru_load_errors", counterValue(stats_.load_errors)},
+                           {"readthru_negative_hits", counterValue(stats_.negative_hits)},
+                           {"readthru_singleflight_joins", counterValue(stats_.singleflight_joins)},
+                           {"readthru_lease_waits", counterValue(stats_.lease_waits)},
+                           {"readthru_lease_takeovers", counterValue(stats_.lease_takeovers)},
+                           {"readthru_store_errors", counterValue(stats_.store_errors)},
+                           {"readthru_values_too_big", counterValue(stats_.values_too_big)},
+                           {"readthru_fills_cancelled", counterValue(stats_.fills_cancelled)},
+                           {"readthru_fills_rejected", counterValue(stats_.fills_rejected)},
+                           {"readthru_fallbacks_served", counterValue(stats_.fallbacks_served)},
+                           {"readthru_deadlines", counterValue(stats_.deadlines)},
                            {"readthru_sql_batch_queries", batch},
                            {"readthru_sql_single_queries", single}};
   for (Counter& c : tags_.counters()) out.push_back(std::move(c));

@@ -331,15 +331,14 @@ void Invalidator::sweepDone(const std::shared_ptr<Sweep>& sw) {
 }
 
 std::vector<Counter> Invalidator::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  return {{"readthru_invalidated_keys", get(stats_.invalidated_keys)},
-          {"readthru_invalidations_key", get(stats_.key)},
-          {"readthru_invalidations_tag", get(stats_.tag)},
-          {"readthru_invalidations_keyspace", get(stats_.keyspace)},
-          {"readthru_invalidations_pattern", get(stats_.pattern)},
-          {"readthru_invalidations_from_command", get(stats_.by_source[0])},
-          {"readthru_invalidations_from_cdc", get(stats_.by_source[1])},
-          {"readthru_invalidations_from_stream", get(stats_.by_source[2])}};
+  return {{"readthru_invalidated_keys", counterValue(stats_.invalidated_keys)},
+          {"readthru_invalidations_key", counterValue(stats_.key)},
+          {"readthru_invalidations_tag", counterValue(stats_.tag)},
+          {"readthru_invalidations_keyspace", counterValue(stats_.keyspace)},
+          {"readthru_invalidations_pattern", counterValue(stats_.pattern)},
+          {"readthru_invalidations_from_command", counterValue(stats_.by_source[0])},
+          {"readthru_invalidations_from_cdc", counterValue(stats_.by_source[1])},
+          {"readthru_invalidations_from_stream", counterValue(stats_.by_source[2])}};
 }
 
 }  // namespace readthru::cache

@@ -267,14 +267,13 @@ void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallbac
 }
 
 std::vector<Counter> ReadThrough::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  std::vector<Counter> out{{"readthru_hits", get(stats_.hits)},
-                           {"readthru_misses", get(stats_.misses)},
-                           {"readthru_disabled_errors", get(stats_.disabled_errors)},
-                           {"readthru_refreshes", get(stats_.refreshes)},
-                           {"readthru_cache_down_loads", get(stats_.cache_down_loads)},
-                           {"readthru_cache_down_errors", get(stats_.cache_down_errors)},
-                           {"readthru_gutter_served", get(stats_.gutter_served)}};
+  std::vector<Counter> out{{"readthru_hits", counterValue(stats_.hits)},
+                           {"readthru_misses", counterValue(stats_.misses)},
+                           {"readthru_disabled_errors", counterValue(stats_.disabled_errors)},
+                           {"readthru_refreshes", counterValue(stats_.refreshes)},
+                           {"readthru_cache_down_loads", counterValue(stats_.cache_down_loads)},
+                           {"readthru_cache_down_errors", counterValue(stats_.cache_down_errors)},
+                           {"readthru_gutter_served", counterValue(stats_.gutter_served)}};
   for (Counter& c : fills_.counters()) out.push_back(std::move(c));
   for (Counter& c : invalidator_.counters()) out.push_back(std::move(c));
   return out;

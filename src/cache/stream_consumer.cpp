@@ -221,12 +221,11 @@ void StreamConsumer::claim() {
 }
 
 std::vector<Counter> StreamConsumer::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  return {{"stream_entries_applied", get(applied_)},
-          {"stream_entries_bad", get(bad_)},
-          {"stream_errors", get(errors_)},
-          {"stream_entries_claimed", get(claimed_)},
-          {"stream_entries_dropped", get(dropped_)}};
+  return {{"stream_entries_applied", counterValue(applied_)},
+          {"stream_entries_bad", counterValue(bad_)},
+          {"stream_errors", counterValue(errors_)},
+          {"stream_entries_claimed", counterValue(claimed_)},
+          {"stream_entries_dropped", counterValue(dropped_)}};
 }
 
 }  // namespace readthru::cache

@@ -104,10 +104,9 @@ void TagRecorder::record(const Keyspace& ks, const std::string& logical, const s
 }
 
 std::vector<Counter> TagRecorder::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
-  return {{"readthru_tags_recorded", get(stats_.recorded)},
-          {"readthru_tag_record_errors", get(stats_.errors)},
-          {"readthru_tag_fills_raced", get(stats_.raced)}};
+  return {{"readthru_tags_recorded", counterValue(stats_.recorded)},
+          {"readthru_tag_record_errors", counterValue(stats_.errors)},
+          {"readthru_tag_fills_raced", counterValue(stats_.raced)}};
 }
 
 }  // namespace readthru::cache

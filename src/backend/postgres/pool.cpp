@@ -267,15 +267,14 @@ bool Pool::anyConnected() const {
 }
 
 std::vector<cache::Counter> Pool::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
   return {
-      {"pg_queries", get(stats_.queries)},
-      {"pg_query_errors", get(stats_.errors)},
-      {"pg_timeouts", get(stats_.timeouts)},
-      {"pg_queue_full", get(stats_.queue_full)},
-      {"pg_unreachable", get(stats_.unreachable)},
-      {"pg_reconnects", get(stats_.reconnects)},
-      {"pg_connections_up", get(stats_.connections_up)},
+      {"pg_queries", cache::counterValue(stats_.queries)},
+      {"pg_query_errors", cache::counterValue(stats_.errors)},
+      {"pg_timeouts", cache::counterValue(stats_.timeouts)},
+      {"pg_queue_full", cache::counterValue(stats_.queue_full)},
+      {"pg_unreachable", cache::counterValue(stats_.unreachable)},
+      {"pg_reconnects", cache::counterValue(stats_.reconnects)},
+      {"pg_connections_up", cache::counterValue(stats_.connections_up)},
   };
 }
 

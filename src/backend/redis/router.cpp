@@ -66,19 +66,18 @@ Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int conne
 Router::~Router() { stop(); }
 
 std::vector<cache::Counter> Router::counters() const {
-  auto get = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
   std::vector<cache::Counter> out{
-      {"backend_moved_redirects", get(stats_.moved)},
-      {"backend_ask_redirects", get(stats_.ask)},
-      {"backend_tryagain_retries", get(stats_.tryagain)},
-      {"backend_topology_refreshes", get(stats_.topology_refreshes)},
-      {"backend_timeouts", get(connection_stats_.timeouts)},
-      {"backend_late_replies_discarded", get(connection_stats_.late_replies)},
-      {"backend_connections_stalled", get(connection_stats_.stalls)},
+      {"backend_moved_redirects", cache::counterValue(stats_.moved)},
+      {"backend_ask_redirects", cache::counterValue(stats_.ask)},
+      {"backend_tryagain_retries", cache::counterValue(stats_.tryagain)},
+      {"backend_topology_refreshes", cache::counterValue(stats_.topology_refreshes)},
+      {"backend_timeouts", cache::counterValue(connection_stats_.timeouts)},
+      {"backend_late_replies_discarded", cache::counterValue(connection_stats_.late_replies)},
+      {"backend_connections_stalled", cache::counterValue(connection_stats_.stalls)},
   };
   for (int f = 1; f < kFaultSlots; ++f) {
-    out.push_back(
-        {"backend_failed_" + std::string(faultName(static_cast<Fault>(f))), get(stats_.faults[f])});
+    out.push_back({"backend_failed_" + std::string(faultName(static_cast<Fault>(f))),
+                   cache::counterValue(stats_.faults[f])});
   }
   return out;
 }
