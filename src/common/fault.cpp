@@ -64,7 +64,6 @@ bool isCacheDown(Fault f) {
     case Fault::kBreakerOpen:
     case Fault::kQueueFull:
     case Fault::kNoNode:
-    case Fault::kDeadline:
       return true;
     default:
       return false;
@@ -78,7 +77,6 @@ bool isDatabaseDown(Fault f) {
     case Fault::kLoadQueueFull:
     case Fault::kNotPrepared:
     case Fault::kLoaderStopped:
-    case Fault::kDeadline:
       return true;
     default:
       return false;

@@ -39,6 +39,9 @@ TEST(Fault, ClassesDecideOnCodes) {
     EXPECT_FALSE(isCacheDown(f)) << faultName(f);
   }
   EXPECT_FALSE(isCacheDown(Fault::kNone));
+  // A request deadline is neither: it is the reader's own bound, not a server's state.
+  EXPECT_FALSE(isCacheDown(Fault::kDeadline));
+  EXPECT_FALSE(isDatabaseDown(Fault::kDeadline));
   EXPECT_FALSE(isDatabaseDown(Fault::kNone));
 }
 
