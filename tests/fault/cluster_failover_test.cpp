@@ -22,6 +22,7 @@
 #include "cluster_admin.hpp"
 #include "eventually.hpp"
 #include "readthru_process.hpp"
+#include "redis_server.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -61,19 +62,10 @@ bool clusterHealthy() {
   }
 }
 
-// Starts `redis-server conf` (it daemonizes) with none of our descriptors: a lock the test
-// runner holds (flock on the stack) must not live on in the node. True when it started.
+// Starts `redis-server conf`: it daemonizes, so the child we wait for exits at once.
 bool startNode(const std::string& conf) {
-  const pid_t child = ::fork();
-  if (child < 0) return false;
-  if (child == 0) {
-    for (int fd = 3; fd < 4096; ++fd) ::close(fd);
-    ::execlp("redis-server", "redis-server", conf.c_str(), nullptr);
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  const auto status = reapChild(spawnRedisServer({conf}), 10s);
+  return status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
 }
 
 // Every replica has everything its master acknowledged (offsets equal).
@@ -163,7 +155,11 @@ TEST(ClusterFailover, KilledMasterIsReplacedAndNoReaderSeesAWrongValue) {
   const char* stack_dir = std::getenv("READTHRU_STACK_DIR");
   const std::string conf = std::string(stack_dir != nullptr ? stack_dir : "/tmp/readthru-stack") +
                            "/cluster/" + std::to_string(victim) + "/redis.conf";
-  std::this_thread::sleep_for(300ms);  // load before the fault
+  // The readers are under way before the fault.
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(tally.mutex);
+    return tally.reads >= 1000;
+  }));
   const auto killed = Clock::now();
   ASSERT_EQ(::kill(static_cast<pid_t>(*pid), SIGKILL), 0);
 

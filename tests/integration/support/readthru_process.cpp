@@ -94,6 +94,10 @@ std::string logTail(const std::string& path, std::size_t max = 4000) {
 
 }  // namespace
 
+std::optional<int> reapChild(pid_t pid, std::chrono::milliseconds timeout) {
+  return reap(pid, Clock::now() + timeout);
+}
+
 std::string keyspaceRule(const std::string& name, const std::string& pattern,
                          const std::string& query, const std::string& body) {
   std::string out = "  - name: ";

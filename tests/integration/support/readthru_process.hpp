@@ -77,6 +77,10 @@ std::string keyspaceRule(const std::string& name, const std::string& pattern,
 // A cluster-mode backend section for the local stack.
 std::string clusterBackend(const std::string& extra = "");
 
+// Waits, polling, up to `timeout` for child `pid` to exit and reaps it: its waitpid status
+// (-1 when it is not our child), or nullopt while it still runs.
+std::optional<int> reapChild(pid_t pid, std::chrono::milliseconds timeout);
+
 // Any TCP port on 127.0.0.1 free right now.
 std::uint16_t freePort();
 

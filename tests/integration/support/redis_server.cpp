@@ -1,7 +1,6 @@
 #include "redis_server.hpp"
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,12 +27,22 @@ bool answersPing(std::uint16_t port) {
   }
 }
 
-// Waits for `pid` to exit, for at most `timeout`; true once it is reaped.
-bool reap(pid_t pid, std::chrono::milliseconds timeout) {
-  return eventually([pid] { return ::waitpid(pid, nullptr, WNOHANG) == pid; }, timeout, 10ms);
-}
-
 }  // namespace
+
+pid_t spawnRedisServer(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>("redis-server"));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    for (int fd = 3; fd < 4096; ++fd) ::close(fd);
+    ::execvp("redis-server", argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
 
 RedisServer::RedisServer() : port_(freePort()) { start(); }
 
@@ -43,14 +52,8 @@ RedisServer::~RedisServer() {
 
 void RedisServer::start() {
   const std::string port = std::to_string(port_);
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    ::execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-             "--dir", "/tmp", nullptr);
-    ::_exit(127);
-  }
+  pid_ = spawnRedisServer({"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                           "no", "--daemonize", "no", "--loglevel", "warning", "--dir", "/tmp"});
   paused_ = false;
   if (!eventually([this] { return answersPing(port_); }, 10s)) {
     kill();
@@ -72,7 +75,7 @@ void RedisServer::kill() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   if (paused_) ::kill(pid_, SIGCONT);
-  if (!reap(pid_, 10s)) throw std::runtime_error("redis-server did not exit after SIGKILL");
+  if (!reapChild(pid_, 10s)) throw std::runtime_error("redis-server did not exit after SIGKILL");
   pid_ = -1;
   paused_ = false;
 }

@@ -7,8 +7,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace readthru::testing {
+
+// Runs `redis-server args...` as a child holding none of our descriptors beyond the
+// standard three: a lock the test runner holds (flock on the stack) must never live on in
+// a server, least of all one that daemonizes. Returns the child's pid.
+pid_t spawnRedisServer(const std::vector<std::string>& args);
 
 class RedisServer {
  public:
