@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "app/startup_checks.hpp"
+#include "backend/postgres/database_breaker.hpp"
 #include "backend/postgres/pool.hpp"
 #include "backend/postgres/replication_stream.hpp"
 #include "backend/redis/router.hpp"
@@ -43,7 +44,11 @@ Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules
   breakers_ = std::make_shared<backend::redis::BreakerTable>(
       backend::redis::Router::breakerOptions(cfg.backend.breaker));
   ctx_.counter_sources.push_back(breakers_.get());
-  if (rules_) ctx_.counter_sources.push_back(gutter_.get());
+  if (rules_) {
+    db_breaker_ = std::make_shared<backend::postgres::DatabaseBreaker>(cfg.postgres.breaker);
+    ctx_.counter_sources.push_back(db_breaker_.get());
+    ctx_.counter_sources.push_back(gutter_.get());
+  }
   for (int i = 0; i < cfg.listen.threads; ++i) buildThread(i, cfg);
   buildInputs(cfg);
 
@@ -65,8 +70,10 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   // Connection counts and limits are for the whole process; each io thread owns a share.
   const int threads = cfg.listen.threads;
   const int per_thread = std::max(1, cfg.backend.connections_per_node / threads);
-  const int pg_per_thread = std::max(1, cfg.postgres.pool_size / threads);
-  const int inflight_per_thread = std::max(1, cfg.postgres.max_inflight / threads);
+  backend::postgres::Pool::Share pg_share;
+  pg_share.connections = std::max(1, cfg.postgres.pool_size / threads);
+  pg_share.max_inflight = std::max(1, cfg.postgres.max_inflight / threads);
+  pg_share.max_waiting = (cfg.postgres.max_waiting + threads - 1) / threads;
 
   ios_.push_back(std::make_unique<asio::io_context>(1));
   asio::io_context& io = *ios_.back();
@@ -77,16 +84,18 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   ctx_.counter_sources.push_back(routers_.back().get());
   if (!rules_) return;
   pools_.push_back(std::make_unique<backend::postgres::Pool>(
-      io, cfg.postgres, pg_per_thread, inflight_per_thread, rules_->statements(),
+      io, cfg.postgres, pg_share, rules_->statements(),
       [rules = rules_](std::size_t i, const Result<cache::StatementShape>& shape) {
         rules->onPrepared(i, shape);
-      }));
+      },
+      db_breaker_));
   cache::ReadThrough::Options options;
   // A lease covers a load's queue wait and its statement, with room to spare.
   options.lease_time = cfg.postgres.statement_timeout + Millis(2000);
   // Per thread: tokens count per ReadThrough, so they must differ by thread.
   options.instance = ctx_.run_id.substr(0, 16) + "." + std::to_string(index);
   options.gutter = gutter_.get();
+  options.threads = threads;
   read_throughs_.push_back(std::make_unique<cache::ReadThrough>(
       io, rules_, *flights_, *routers_.back(), *pools_.back(), options));
   ctx_.counter_sources.push_back(read_throughs_.back().get());

@@ -20,7 +20,8 @@ class Router;
 }  // namespace readthru::backend::redis
 namespace readthru::backend::postgres {
 class Pool;
-}
+class DatabaseBreaker;
+}  // namespace readthru::backend::postgres
 namespace readthru::cache {
 class CdcApplier;
 class ReadThrough;
@@ -74,6 +75,8 @@ class Runtime {
   // One circuit breaker per Redis node for the whole process, shared by every router.
   std::shared_ptr<backend::redis::BreakerTable> breakers_;
   std::vector<std::unique_ptr<backend::redis::Router>> routers_;
+  // One circuit breaker for the database, shared by every pool.
+  std::shared_ptr<backend::postgres::DatabaseBreaker> db_breaker_;
   std::vector<std::unique_ptr<backend::postgres::Pool>> pools_;
   std::vector<std::unique_ptr<cache::ReadThrough>> read_throughs_;
   std::unique_ptr<cache::StreamConsumer> stream_consumer_;

@@ -15,7 +15,7 @@ bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& r
   const std::size_t total = rules.statements().size();
   std::size_t reported = 0;
   auto pool = std::make_unique<backend::postgres::Pool>(
-      io, pg, 1, 1, rules.statements(),
+      io, pg, backend::postgres::Pool::Share{}, rules.statements(),
       [&](std::size_t index, const Result<cache::StatementShape>& shape) {
         rules.onPrepared(index, shape);
         if (++reported == total) io.stop();

@@ -99,8 +99,13 @@ FillCoordinator::FillCoordinator(boost::asio::io_context& io, const KeyspaceRule
       redis_(redis),
       options_(std::move(options)),
       tags_(redis, options_.lease_time) {
+  const auto share = [threads = static_cast<std::size_t>(std::max(1, options_.threads))](int n) {
+    return (static_cast<std::size_t>(n) + threads - 1) / threads;  // rounded up: never 0
+  };
   for (const auto& ks : rules.keyspaces()) {
-    batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db));
+    const LoadBatcher::Limits limits{share(ks->cfg().max_loads_in_flight),
+                                     share(ks->cfg().max_loads_waiting)};
+    batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db, limits));
   }
 }
 
@@ -401,10 +406,11 @@ Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
 }
 
 std::vector<Counter> FillCoordinator::counters() const {
-  std::uint64_t batch = 0, single = 0;
+  std::uint64_t batch = 0, single = 0, refused = 0;
   for (const auto& [ks, b] : batchers_) {
     batch += b->batchQueries();
     single += b->singleQueries();
+    refused += b->refused();
   }
   std::vector<Counter> out{{"readthru_loads", counterValue(stats_.loads)},
                            {"readthru_load_errors", counterValue(stats_.load_errors)},
@@ -419,7 +425,8 @@ std::vector<Counter> FillCoordinator::counters() const {
                            {"readthru_fallbacks_served", counterValue(stats_.fallbacks_served)},
                            {"readthru_deadlines", counterValue(stats_.deadlines)},
                            {"readthru_sql_batch_queries", batch},
-                           {"readthru_sql_single_queries", single}};
+                           {"readthru_sql_single_queries", single},
+                           {"readthru_loads_refused", refused}};
   for (Counter& c : tags_.counters()) out.push_back(std::move(c));
   return out;
 }

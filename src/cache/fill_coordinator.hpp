@@ -41,6 +41,9 @@ class FillCoordinator : public CounterSource {
     // Unique per process and thread: lease tokens are "<instance>:<n>".
     std::string instance;
     Gutter* gutter = nullptr;  // may be null
+    // io threads in the process: each coordinator takes its share of a keyspace's
+    // max_loads_in_flight and max_loads_waiting.
+    int threads = 1;
   };
 
   FillCoordinator(boost::asio::io_context& io, const KeyspaceRules& rules, SingleFlight& flights,

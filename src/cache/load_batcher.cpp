@@ -25,8 +25,9 @@ std::string textArrayLiteral(const std::vector<std::string>& values) {
   return out;
 }
 
-LoadBatcher::LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db)
-    : io_(io), keyspace_(keyspace), db_(db), timer_(io) {}
+LoadBatcher::LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
+                         Limits limits)
+    : io_(io), keyspace_(keyspace), db_(db), limits_(limits), timer_(io) {}
 
 void LoadBatcher::unexpect() {
   if (expected_ > 0) --expected_;
@@ -35,12 +36,39 @@ void LoadBatcher::unexpect() {
 
 void LoadBatcher::add(std::vector<std::string> params, SourceLoader::RowsCallback done) {
   if (expected_ > 0) --expected_;
+  if (full()) {
+    // Answered through the loop, as the database would: add() never calls back inside.
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(io_, [done = std::move(done), name = keyspace_.name()] {
+      done(Error{"too many loads waiting for keyspace '" + name + "'", Fault::kLoadQueueFull});
+    });
+    maybeFlush();
+    return;
+  }
   items_.push_back({std::move(params), std::move(done)});
   maybeFlush();
 }
 
+// With a limit, the keys held here are those the free executions will carry and at most
+// `waiting` more.
+bool LoadBatcher::full() const {
+  if (limits_.in_flight == 0) return false;
+  const std::size_t free = limits_.in_flight - std::min(running_, limits_.in_flight);
+  const std::size_t carried = free * (keyspace_.batchStatement() ? kMaxBatch : 1);
+  return items_.size() >= carried + limits_.waiting;
+}
+
+SourceLoader::RowsCallback LoadBatcher::finishing(SourceLoader::RowsCallback done) {
+  ++running_;
+  return [this, done = std::move(done)](Result<RowSet> rows) {
+    --running_;
+    done(std::move(rows));
+    maybeFlush();
+  };
+}
+
 void LoadBatcher::maybeFlush() {
-  if (items_.empty()) return;
+  if (items_.empty() || atLimit()) return;
   if (expected_ == 0 || items_.size() >= kMaxBatch) {
     // Posted, not run here: loads added by handlers already queued in this turn join in.
     if (!flush_posted_) {
@@ -63,28 +91,35 @@ void LoadBatcher::maybeFlush() {
   }
 }
 
+// Sends what waits, as far as the keyspace's limit lets; the rest goes when an execution
+// finishes (finishing()).
 void LoadBatcher::flush() {
   if (items_.empty()) return;
   if (timer_armed_) {
     timer_armed_ = false;
     timer_.cancel();
   }
-  std::vector<Item> items = std::move(items_);
-  items_.clear();
-  if (!keyspace_.batchStatement() || items.size() == 1) {
-    for (Item& item : items) {
-      single_queries_.fetch_add(1, std::memory_order_relaxed);
-      db_.query(keyspace_.statement(), std::move(item.params), std::move(item.done));
+  const bool batch = keyspace_.batchStatement() && items_.size() > 1;
+  std::size_t taken = 0;
+  std::vector<Item> items;
+  while (taken < items_.size() && !atLimit()) {
+    if (!batch) {
+      runSingle(std::move(items_[taken++]));
+      continue;
     }
-    return;
+    const std::size_t n = std::min(kMaxBatch, items_.size() - taken);
+    items.assign(std::make_move_iterator(items_.begin() + static_cast<std::ptrdiff_t>(taken)),
+                 std::make_move_iterator(items_.begin() + static_cast<std::ptrdiff_t>(taken + n)));
+    taken += n;
+    runBatch(std::move(items));
+    items.clear();
   }
-  while (items.size() > kMaxBatch) {
-    std::vector<Item> head(std::make_move_iterator(items.begin()),
-                           std::make_move_iterator(items.begin() + kMaxBatch));
-    items.erase(items.begin(), items.begin() + kMaxBatch);
-    runBatch(std::move(head));
-  }
-  runBatch(std::move(items));
+  items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(taken));
+}
+
+void LoadBatcher::runSingle(Item item) {
+  single_queries_.fetch_add(1, std::memory_order_relaxed);
+  db_.query(keyspace_.statement(), std::move(item.params), finishing(std::move(item.done)));
 }
 
 namespace {
@@ -161,13 +196,13 @@ void LoadBatcher::runBatch(std::vector<Item> items) {
   ids.reserve(items.size());
   for (const Item& item : items) ids.push_back(item.params.front());
   std::string array = textArrayLiteral(ids);
+  // One place for the batch and, if it fails, for its retries one by one.
+  SourceLoader::RowsCallback free_place = finishing([](Result<RowSet>) {});
   db_.query(*keyspace_.batchStatement(), {std::move(array)},
-            [this, items = std::move(items), ids = std::move(ids)](Result<RowSet> result) mutable {
+            [this, free_place = std::move(free_place), items = std::move(items),
+             ids = std::move(ids)](Result<RowSet> result) mutable {
               if (!result && !isDatabaseDown(faultOf(result.error().code))) {
-                for (Item& item : items) {
-                  single_queries_.fetch_add(1, std::memory_order_relaxed);
-                  db_.query(keyspace_.statement(), std::move(item.params), std::move(item.done));
-                }
+                retrySingly(std::move(items), std::move(free_place));
                 return;
               }
               const bool value_format = keyspace_.cfg().format == config::KeyspaceFormat::kValue;
@@ -181,7 +216,26 @@ void LoadBatcher::runBatch(std::vector<Item> items) {
                   items[i].done(split.error());
                 }
               }
+              free_place(RowSet{});
             });
+}
+
+// Each key of a rejected batch alone, so that only the bad one fails; the batch's place
+// is freed when the last of them is answered.
+void LoadBatcher::retrySingly(std::vector<Item> items, SourceLoader::RowsCallback free_place) {
+  struct Left {
+    std::size_t count;
+    SourceLoader::RowsCallback free_place;
+  };
+  auto left = std::make_shared<Left>(Left{items.size(), std::move(free_place)});
+  for (Item& item : items) {
+    single_queries_.fetch_add(1, std::memory_order_relaxed);
+    db_.query(keyspace_.statement(), std::move(item.params),
+              [left, done = std::move(item.done)](Result<RowSet> r) {
+                done(std::move(r));
+                if (--left->count == 0) left->free_place(RowSet{});
+              });
+  }
 }
 
 }  // namespace readthru::cache

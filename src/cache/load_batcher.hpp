@@ -8,6 +8,11 @@
 // lease round trip to Redis, and the batch leaves when no announced fill is still on its
 // way (or after kMaxWait, or at kMaxBatch ids), so an MGET of 100 cold keys spread over
 // three Redis nodes is still one SQL execution, and a lone miss waits for nothing.
+//
+// A keyspace may bound its share of the database (max_loads_in_flight): while that many
+// of its executions run, new keys wait here (and join the next batch, which grows instead
+// of the number of statements), at most max_loads_waiting of them; past that a key fails
+// at once with Fault::kLoadQueueFull.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -27,7 +32,14 @@ class LoadBatcher {
   static constexpr std::size_t kMaxBatch = 1000;
   static constexpr std::chrono::milliseconds kMaxWait{2};
 
-  LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db);
+  // This thread's share of the keyspace's limits; in_flight 0: no limit of its own.
+  struct Limits {
+    std::size_t in_flight;
+    std::size_t waiting;
+  };
+
+  LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
+              Limits limits = {0, 0});
 
   // A fill of this keyspace may call add() soon.
   void expect() { ++expected_; }
@@ -39,6 +51,7 @@ class LoadBatcher {
 
   std::uint64_t batchQueries() const { return batch_queries_.load(std::memory_order_relaxed); }
   std::uint64_t singleQueries() const { return single_queries_.load(std::memory_order_relaxed); }
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   struct Item {
@@ -49,10 +62,18 @@ class LoadBatcher {
   void maybeFlush();
   void flush();
   void runBatch(std::vector<Item> items);
+  void runSingle(Item item);
+  void retrySingly(std::vector<Item> items, SourceLoader::RowsCallback free_place);
+  bool full() const;
+  bool atLimit() const { return limits_.in_flight > 0 && running_ >= limits_.in_flight; }
+  // Wraps the completion of one execution: it frees its place, then waiting keys may go.
+  SourceLoader::RowsCallback finishing(SourceLoader::RowsCallback done);
 
   boost::asio::io_context& io_;
   const Keyspace& keyspace_;
   SourceLoader& db_;
+  Limits limits_;
+  std::size_t running_ = 0;  // executions in flight (a batch, with its retries, is one)
   boost::asio::steady_timer timer_;
   std::vector<Item> items_;
   std::size_t expected_ = 0;
@@ -60,6 +81,7 @@ class LoadBatcher {
   bool timer_armed_ = false;
   std::atomic<std::uint64_t> batch_queries_{0};  // read by INFO from other threads
   std::atomic<std::uint64_t> single_queries_{0};
+  std::atomic<std::uint64_t> refused_{0};
 };
 
 // PostgreSQL's text form of an array of text: {"a","b\"c"}. Exposed for tests.

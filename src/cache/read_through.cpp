@@ -19,7 +19,7 @@ ReadThrough::ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRu
       redis_(redis),
       gutter_(options.gutter),
       fills_(io, *rules_, flights, redis, db,
-             {options.lease_time, options.instance, options.gutter}),
+             {options.lease_time, options.instance, options.gutter, options.threads}),
       invalidator_(*rules_, redis, fills_, options.lease_time, options.instance),
       get_(command::lookupName("get")),
       hget_(command::lookupName("hget")),

@@ -40,6 +40,7 @@ class ReadThrough : public CounterSource {
     // Where loads made while Redis is down are kept for a few seconds (shared by the
     // process; may be null: every read during an outage is then a load).
     Gutter* gutter = nullptr;
+    int threads = 1;  // io threads: each takes its share of a keyspace's load limits
   };
 
   ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,

@@ -68,13 +68,24 @@ struct BackendConfig {
 
 // The database that keyspaces load from. `enabled` is false when the file has no
 // `postgres:` section; keyspaces then cannot be configured.
+// postgres.breaker: when loads fail at once instead of piling up behind a database that
+// does not answer (one breaker for the process; a failure is a lost or failed session or
+// a statement timeout, a success any answer).
+struct DatabaseBreakerConfig {
+  int consecutive_failures = 5;  // 0: off
+  Millis open_time{1000};        // first open period; doubles on each failed probe
+  Millis max_open_time{30000};
+};
+
 struct PostgresConfig {
   bool enabled = false;
   std::string dsn;  // from `dsn` or the variable named by `dsn_env`
   int pool_size = 4;
   Millis statement_timeout{1000};
   Millis connect_timeout{2000};
-  int max_inflight = 256;
+  int max_inflight = 256;  // statements running at once, all keyspaces
+  int max_waiting = 256;   // statements waiting for room; past it a load fails at once
+  DatabaseBreakerConfig breaker;
 };
 
 enum class KeyspaceFormat { kJson, kValue, kHash, kRows };
@@ -115,6 +126,11 @@ struct KeyspaceConfig {
   // One bound for a miss as a whole: lease wait, load and fill. Past it the reader gets an
   // error (the load goes on and may still be stored).
   Millis request_deadline{5000};
+  // This keyspace's share of the database: SQL executions in flight at once (a batch is
+  // one; 0: only postgres.max_inflight bounds it) and keys waiting for room (past it a
+  // miss fails at once with "too many loads waiting").
+  int max_loads_in_flight = 0;
+  int max_loads_waiting = 1000;
   // Served when Redis is down and the load fails too (string formats only); never stored.
   std::optional<std::string> fallback_value;
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns

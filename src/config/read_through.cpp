@@ -75,7 +75,8 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   r.allowOnly(node, key,
               {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
                "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate",
-               "on_cache_down", "fallback_value", "request_deadline"});
+               "on_cache_down", "fallback_value", "request_deadline", "max_loads_in_flight",
+               "max_loads_waiting"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -125,6 +126,13 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
       r.fail(n, key + ".request_deadline", "must be more than 0");
     }
   }
+  if (auto n = node["max_loads_in_flight"]) {
+    ks.max_loads_in_flight =
+        static_cast<int>(r.integer(n, key + ".max_loads_in_flight", 0, 100000));
+  }
+  if (auto n = node["max_loads_waiting"]) {
+    ks.max_loads_waiting = static_cast<int>(r.integer(n, key + ".max_loads_waiting", 0, 1000000));
+  }
   if (auto n = node["fallback_value"]) {
     ks.fallback_value = r.scalar(n, key + ".fallback_value");
     if (ks.format == KeyspaceFormat::kHash) {
@@ -151,13 +159,33 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   return ks;
 }
 
+void readDatabaseBreaker(const Reader& r, const YAML::Node& node, DatabaseBreakerConfig& out) {
+  r.requireMap(node, "postgres.breaker");
+  r.allowOnly(node, "postgres.breaker", {"consecutive_failures", "open_time", "max_open_time"});
+  if (auto n = node["consecutive_failures"]) {
+    out.consecutive_failures =
+        static_cast<int>(r.integer(n, "postgres.breaker.consecutive_failures", 0, 1000000));
+  }
+  for (auto [key, field] :
+       {std::pair{"open_time", &out.open_time}, std::pair{"max_open_time", &out.max_open_time}}) {
+    if (auto n = node[key]) {
+      const std::string path = std::string("postgres.breaker.") + key;
+      *field = r.duration(n, path);
+      if (field->count() == 0) r.fail(n, path, "must be more than 0");
+    }
+  }
+  if (out.max_open_time < out.open_time) {
+    r.fail(node, "postgres.breaker.max_open_time", "must be at least open_time");
+  }
+}
+
 }  // namespace
 
 void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) {
   r.requireMap(node, "postgres");
-  r.allowOnly(
-      node, "postgres",
-      {"dsn", "dsn_env", "pool_size", "statement_timeout", "connect_timeout", "max_inflight"});
+  r.allowOnly(node, "postgres",
+              {"dsn", "dsn_env", "pool_size", "statement_timeout", "connect_timeout",
+               "max_inflight", "max_waiting", "breaker"});
   out.enabled = true;
   if (node["dsn"] && node["dsn_env"]) {
     r.fail(node["dsn_env"], "postgres.dsn_env", "cannot be used together with dsn");
@@ -191,6 +219,10 @@ void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) 
   if (auto n = node["max_inflight"]) {
     out.max_inflight = static_cast<int>(r.integer(n, "postgres.max_inflight", 1, 100000));
   }
+  if (auto n = node["max_waiting"]) {
+    out.max_waiting = static_cast<int>(r.integer(n, "postgres.max_waiting", 0, 1000000));
+  }
+  if (auto n = node["breaker"]) readDatabaseBreaker(r, n, out.breaker);
 }
 
 void readKeyspaces(const Reader& r, const YAML::Node& node, std::vector<KeyspaceConfig>& out) {

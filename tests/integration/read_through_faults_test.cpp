@@ -12,6 +12,7 @@
 #include "cluster_admin.hpp"
 #include "eventually.hpp"
 #include "pg.hpp"
+#include "raw_conn.hpp"
 #include "readthru_process.hpp"
 #include "tcp_proxy.hpp"
 
@@ -96,7 +97,7 @@ TEST(ReadThroughFaults, RulesAreCheckedWhenTheDatabaseArrives) {
 TEST(ReadThroughFaults, FullQueueRefusesAtOnce) {
   // One connection, one load in flight and one waiting: the rest are refused at once.
   ReadthruProcess proc(clusterBackend(), "  threads: 1\n",
-                       postgres(kPgPort, "  pool_size: 1\n  max_inflight: 1\n") +
+                       postgres(kPgPort, "  pool_size: 1\n  max_inflight: 1\n  max_waiting: 1\n") +
                            rule("slow", "SELECT $1::int AS id, pg_sleep(0.3)::text AS s"));
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<Client>(proc.port()));
@@ -114,6 +115,37 @@ TEST(ReadThroughFaults, FullQueueRefusesAtOnce) {
   EXPECT_EQ(ok + refused, 6);
   Client c(proc.port());
   for (int i = 0; i < 6; ++i) c.call({"DEL", key("slow", i)});
+}
+
+TEST(ReadThroughFaults, KeyspaceLoadLimitLeavesOtherKeyspacesAlone) {
+  // "slow" may run one load and hold one more key; a flood of its misses is refused at
+  // once, while "fast" still loads on the same database connections.
+  ReadthruProcess proc(clusterBackend(), "  threads: 1\n",
+                       postgres(kPgPort, "  pool_size: 2\n") +
+                           rule("slow", "SELECT $1::int AS id, pg_sleep(0.3)::text AS s",
+                                "    max_loads_in_flight: 1\n    max_loads_waiting: 1\n") +
+                           rule("fast", "SELECT $1::int AS id"));
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<Client>(proc.port()));
+  for (int i = 0; i < 6; ++i) clients[i]->send({"GET", key("slow", i)});
+  Client other(proc.port());
+  EXPECT_EQ(show(other.call({"GET", key("fast", 1)})), "{\"id\":1}");
+  int ok = 0, refused = 0;
+  for (auto& cl : clients) {
+    const std::string r = show(cl->read());
+    if (r.rfind("{\"id\":", 0) == 0) ++ok;
+    if (r ==
+        "(error) ERR readthru: load failed for keyspace 'slow': too many loads waiting for "
+        "keyspace 'slow'") {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(ok, 2);  // one ran, one waited
+  EXPECT_EQ(refused, 4);
+  Client c(proc.port());
+  EXPECT_EQ(infoField(c, "readthru", "readthru_loads_refused"), 4);
+  for (int i = 0; i < 6; ++i) c.call({"DEL", key("slow", i)});
+  c.call({"DEL", key("fast", 1)});
 }
 
 TEST(ReadThroughFaults, OversizedValueIsServedNotStored) {

@@ -6,6 +6,7 @@
 
 #include "backend/postgres/row_conversion.hpp"
 #include "backend/postgres/session.hpp"
+#include "common/breaker.hpp"
 #include "common/log.hpp"
 
 namespace readthru::backend::postgres {
@@ -399,12 +400,13 @@ void Connection::fail(const std::string& reason, const std::string& query_messag
   queries_in_flight_ = 0;
 
   // A lost connection is retried at once; a failed connect backs off so a dead database
-  // costs one attempt per interval.
+  // costs one attempt per interval, jittered so that the sessions of every thread and
+  // instance do not all knock at the same moment when it comes back.
   backoff_ = !connect_failed         ? Millis{0}
              : backoff_.count() == 0 ? kFirstBackoff
                                      : std::min(backoff_ * 2, kMaxBackoff);
   state_ = State::kBackoff;
-  retry_timer_.expires_after(backoff_);
+  retry_timer_.expires_after(jittered(backoff_));
   retry_timer_.async_wait([self, gen = generation_](boost::system::error_code ec) {
     if (!ec && gen == self->generation_) self->connect();
   });

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "backend/postgres/connection.hpp"
+#include "backend/postgres/database_breaker.hpp"
 #include "common/log.hpp"
 
 namespace readthru::backend::postgres {
@@ -19,12 +20,15 @@ constexpr const char* kStopped = "database unreachable: loader stopped";
 
 }  // namespace
 
-Pool::Pool(asio::io_context& io, const config::PostgresConfig& cfg, int connections,
-           int max_inflight, std::vector<std::string> statements, PreparedCallback on_prepared)
+Pool::Pool(asio::io_context& io, const config::PostgresConfig& cfg, Share share,
+           std::vector<std::string> statements, PreparedCallback on_prepared,
+           std::shared_ptr<DatabaseBreaker> breaker)
     : io_(io),
       alive_(std::make_shared<char>(0)),
       statement_count_(statements.size()),
-      max_inflight_(static_cast<std::size_t>(std::max(1, max_inflight))),
+      max_inflight_(static_cast<std::size_t>(std::max(1, share.max_inflight))),
+      max_waiting_(static_cast<std::size_t>(std::max(0, share.max_waiting))),
+      breaker_(std::move(breaker)),
       deadline_(cfg.statement_timeout.count() > 0 ? cfg.statement_timeout + kDeadlineSlack
                                                   : Millis{0}),
       on_prepared_(std::move(on_prepared)),
@@ -47,7 +51,7 @@ Pool::Pool(asio::io_context& io, const config::PostgresConfig& cfg, int connecti
     onPrepared(i, std::move(shape));
   };
   hooks.on_query_done = [this](Connection&) { dispatch(); };
-  for (int i = 0; i < std::max(1, connections); ++i) {
+  for (int i = 0; i < std::max(1, share.connections); ++i) {
     connections_.push_back(std::make_shared<Connection>(io, options, hooks));
   }
 }
@@ -117,29 +121,61 @@ void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCal
                 Error{"database unreachable: " + last_error_, Fault::kDatabaseDown});
     return;
   }
+  bool probe = false;
+  if (!admit(done, probe)) return;
   const auto deadline = deadline_.count() > 0 ? Clock::now() + deadline_ : Clock::time_point::max();
   if (queue_.empty()) {
     if (Connection* c = pickConnection()) {
-      c->query(statement, params, track(std::move(done)), deadline);
+      c->query(statement, params, track(std::move(done), probe), deadline);
       return;
     }
   }
-  if (queue_.size() >= max_inflight_) {
+  if (queue_.size() >= max_waiting_) {
     stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
+    if (probe) breaker_->breaker().onProbe(true);  // not the database's fault: try the next
     answerLater(std::move(done), Error{"too many loads waiting", Fault::kLoadQueueFull});
     return;
   }
-  queue_.push_back({statement, std::move(params), track(std::move(done)), deadline});
+  queue_.push_back({statement, std::move(params), track(std::move(done), probe), deadline});
 }
 
-// Counts the outcome, unless the pool is gone by the time it arrives.
-Pool::RowsCallback Pool::track(RowsCallback done) {
-  return [this, alive = std::weak_ptr<char>(alive_),
+bool Pool::admit(RowsCallback& done, bool& probe) {
+  if (!breaker_) return true;
+  Breaker& b = breaker_->breaker();
+  if (b.allows()) return true;
+  // Open: the first query after the open time is the probe; the others fail at once.
+  probe = b.takeProbe(Clock::now());
+  if (probe) return true;
+  b.countRejected();
+  stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
+  answerLater(std::move(done),
+              Error{"database unreachable: circuit breaker open", Fault::kDatabaseDown});
+  return false;
+}
+
+// Counts the outcome and tells the breaker, unless the pool is gone by the time it
+// arrives. Only a database that did not answer is a failure; its error replies are answers.
+Pool::RowsCallback Pool::track(RowsCallback done, bool probe) {
+  return [this, alive = std::weak_ptr<char>(alive_), probe,
           done = std::move(done)](Result<cache::RowSet> result) {
-    if (!alive.expired() && !result.ok()) {
-      stats_.errors.fetch_add(1, std::memory_order_relaxed);
-      if (faultOf(result.error().code) == Fault::kStatementTimeout) {
-        stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (!alive.expired()) {
+      const Fault fault = result.ok() ? Fault::kNone : faultOf(result.error().code);
+      if (!result.ok()) {
+        stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        if (fault == Fault::kStatementTimeout) {
+          stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+      if (breaker_) {
+        const bool failed = fault == Fault::kDatabaseDown || fault == Fault::kStatementTimeout;
+        Breaker& b = breaker_->breaker();
+        if (probe) {
+          b.onProbe(!failed);
+        } else if (failed) {
+          b.onFailure();
+        } else {
+          b.onSuccess();
+        }
       }
     }
     done(std::move(result));

@@ -4,10 +4,11 @@
 // One Pool per io thread: it and its connections live on that thread's io_context, so
 // nothing here locks or posts across threads (counters() alone may be read from any
 // thread). A query goes to the least-loaded ready connection; at most `max_inflight`
-// run at once, at most as many more wait in a FIFO, and beyond that a query is refused.
-// Every query has a client-side deadline (statement_timeout + 500ms) on top of the
-// server's statement_timeout. While no connection can be made the pool refuses queries
-// at once instead of queueing them behind a dead database, and keeps reconnecting with
+// run at once, at most `max_waiting` more wait in a FIFO, and beyond that a query is
+// refused. Every query has a client-side deadline (statement_timeout + 500ms) on top of
+// the server's statement_timeout. While no connection can be made, or while the
+// database's breaker (database_breaker.hpp) is open, the pool refuses queries at once
+// instead of queueing them behind a dead database, and keeps reconnecting with jittered
 // back-off. libpq stays inside this module: nothing here exposes its types.
 
 #include <atomic>
@@ -30,6 +31,7 @@
 namespace readthru::backend::postgres {
 
 class Connection;
+class DatabaseBreaker;
 
 class Pool : public cache::SourceLoader {
  public:
@@ -39,11 +41,19 @@ class Pool : public cache::SourceLoader {
   using PreparedCallback =
       std::function<void(std::size_t statement, Result<cache::StatementShape>)>;
 
-  // `connections` and `max_inflight` are this pool's share (per io thread) of the
-  // configured totals; values below 1 count as 1. `statements` are the SQL texts that
-  // query() numbers. Nothing connects before start().
-  Pool(boost::asio::io_context& io, const config::PostgresConfig& cfg, int connections,
-       int max_inflight, std::vector<std::string> statements, PreparedCallback on_prepared);
+  // This pool's share (per io thread) of the configured totals; connections and
+  // max_inflight below 1 count as 1.
+  struct Share {
+    int connections = 1;
+    int max_inflight = 1;
+    int max_waiting = 1;
+  };
+
+  // `statements` are the SQL texts that query() numbers; `breaker` (may be null) is the
+  // process's, shared with the other threads' pools. Nothing connects before start().
+  Pool(boost::asio::io_context& io, const config::PostgresConfig& cfg, Share share,
+       std::vector<std::string> statements, PreparedCallback on_prepared,
+       std::shared_ptr<DatabaseBreaker> breaker = nullptr);
   // Drops every connection; callbacks still waiting are discarded, not called.
   ~Pool() override;
   Pool(const Pool&) = delete;
@@ -63,7 +73,7 @@ class Pool : public cache::SourceLoader {
   void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) override;
 
   // pg_queries, pg_query_errors, pg_timeouts, pg_queue_full, pg_unreachable,
-  // pg_reconnects, pg_connections_up. Safe to call from any thread.
+  // pg_reconnects, pg_connections_up (the breaker has its own). Safe to call from any thread.
   std::vector<cache::Counter> counters() const override;
   // True if at least one connection is ready for queries.
   bool anyConnected() const;
@@ -94,7 +104,9 @@ class Pool : public cache::SourceLoader {
   void dispatch();
   Connection* pickConnection() const;
   std::size_t inflight() const;
-  RowsCallback track(RowsCallback done);
+  RowsCallback track(RowsCallback done, bool probe);
+  // Whether a query may go to the database now; false: it was answered (breaker open).
+  bool admit(RowsCallback& done, bool& probe);
   void answerLater(RowsCallback done, Error error);
   void armSweep();
   void sweep();
@@ -105,6 +117,8 @@ class Pool : public cache::SourceLoader {
   std::shared_ptr<char> alive_;  // handlers hold a weak_ptr: expired once the pool is gone
   std::size_t statement_count_;
   std::size_t max_inflight_;
+  std::size_t max_waiting_;
+  std::shared_ptr<DatabaseBreaker> breaker_;
   Millis deadline_;  // client-side limit per query, and per statement at a pipeline's head
   PreparedCallback on_prepared_;
   std::vector<bool> reported_;  // on_prepared_ ran for this statement

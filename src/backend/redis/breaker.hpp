@@ -1,25 +1,10 @@
 #pragma once
-// A circuit breaker for one Redis node, shared by every io thread's connections to it, so
-// the process has one opinion of a node's health (as Envoy's outlier detection keeps one
-// per host).
-//
-//   closed ──(N consecutive failures, or a failure rate over a window)──► open
-//   open ──(open time passed; one connection sends PING)──► half-open
-//   half-open ──(PING answered)──► closed        half-open ──(probe failed)──► open, longer
-//
-// While it is not closed, requests for the node fail at once with Fault::kBreakerOpen
-// instead of waiting for a timeout. The open time doubles on each re-open from
-// `open_time` up to `max_open_time`, with jitter, so a node that comes back is not met by
-// every instance at the same moment. A failure is one event (a timeout, a broken
-// connection, a failed connect), a success any reply.
-//
-// Thread-safety: all members are atomics. The request path reads one (the state) and
-// writes only on a failure or on the first success after one, so healthy traffic does not
-// bounce a shared cache line between threads.
+// One circuit breaker per Redis node for the process (common/breaker.hpp), shared by
+// every io thread's connections to it. A failure is one event (a timeout, a broken
+// connection, a failed connect), a success any reply; the PING probe is sent by one
+// connection from the router's sweep. The failure-rate rule is judged per connection
+// (node_connection.cpp) and trips the shared breaker.
 
-#include <atomic>
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,65 +12,13 @@
 #include <vector>
 
 #include "cache/counters.hpp"
-#include "common/units.hpp"
+#include "common/breaker.hpp"
 
 namespace readthru::backend::redis {
 
-// Uniform in [d/2, d] ("equal jitter"): never less than half of `d`, and waits that began
-// together (threads, instances) end apart. For breaker periods and reconnect back-off.
-Millis jittered(Millis d);
-
-struct BreakerOptions {
-  int consecutive_failures = 5;  // 0: never opens on a run of failures
-  // Opens when at least `min_requests` requests in one `window` had this share of
-  // failures (counted per connection; 0 turns the rate rule off).
-  double failure_rate = 0.5;
-  int min_requests = 20;
-  Millis window{10000};
-  Millis open_time{1000};
-  Millis max_open_time{30000};
-};
-
-class Breaker {
- public:
-  using Clock = std::chrono::steady_clock;
-  enum class State : std::uint8_t { kClosed, kOpen, kHalfOpen };
-
-  Breaker(std::string node, BreakerOptions options);
-
-  // Whether a request may be sent now (closed). Cheap: one relaxed load.
-  bool allows() const { return state_.load(std::memory_order_relaxed) == State::kClosed; }
-  // True for exactly one caller once the open time has passed: it moves the breaker to
-  // half-open and must send the probe, then report it with onProbe().
-  bool takeProbe(Clock::time_point now);
-  void onProbe(bool ok);
-
-  // Request outcomes, from any thread.
-  void onSuccess();
-  void onFailure();
-  // A connection saw too many failures in its window (the rate rule).
-  void trip(const char* why);
-
-  State state() const { return state_.load(std::memory_order_relaxed); }
-  const std::string& node() const { return node_; }
-  const BreakerOptions& options() const { return options_; }
-
-  std::uint64_t opened() const { return opened_.load(std::memory_order_relaxed); }
-  std::uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
-  void countRejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
-
- private:
-  void open(State from, const char* why);
-
-  const std::string node_;
-  const BreakerOptions options_;
-  std::atomic<State> state_{State::kClosed};
-  std::atomic<int> consecutive_{0};
-  std::atomic<int> reopens_{0};              // open periods in a row without closing
-  std::atomic<std::int64_t> open_until_{0};  // Clock ticks
-  std::atomic<std::uint64_t> opened_{0};
-  std::atomic<std::uint64_t> rejected_{0};
-};
+using readthru::Breaker;
+using readthru::BreakerOptions;
+using readthru::jittered;
 
 // The process's breakers, one per node address ("host:port", a replica's too). Looked up
 // when a connection is created (under a mutex), never per request.

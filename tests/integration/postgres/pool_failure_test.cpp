@@ -106,6 +106,67 @@ TEST(PostgresPoolFailure, HungServerTimesOutThenRecovers) {
   EXPECT_GE(h.counter("pg_timeouts"), 1u);
 }
 
+// A database that accepts sessions but does not answer: after `consecutive_failures`
+// statement timeouts the breaker opens and loads fail at once instead of each waiting
+// its timeout; once the database answers again, one probe closes it.
+TEST(PostgresPoolFailure, BreakerOpensOnTimeoutsAndAProbeClosesIt) {
+  config::DatabaseBreakerConfig bc;
+  bc.consecutive_failures = 2;
+  bc.open_time = Millis{200};
+  bc.max_open_time = Millis{400};
+  auto breaker = std::make_shared<DatabaseBreaker>(bc);
+  Harness h({"SELECT pg_sleep($1::float8)"},
+            {.statement_timeout = Millis{200}, .breaker = breaker});
+  ASSERT_TRUE(h.waitConnected());
+
+  // Two server-side statement timeouts in a row: open.
+  for (int i = 0; i < 2; ++i) {
+    auto r = h.run(0, {"2"}, 5s);
+    ASSERT_TRUE(r.has_value());
+    ASSERT_FALSE(r->ok());
+    EXPECT_EQ(faultOf(r->error().code), Fault::kStatementTimeout) << r->error().message;
+  }
+  EXPECT_EQ(breaker->breaker().state(), Breaker::State::kOpen);
+  EXPECT_EQ(h.counter("pg_breaker_opened", *breaker), 1u);
+
+  // Open: refused without reaching the database.
+  auto refused = h.run(0, {"0"}, 5s);
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_FALSE(refused->ok());
+  EXPECT_EQ(refused->error().message, "database unreachable: circuit breaker open");
+  EXPECT_EQ(faultOf(refused->error().code), Fault::kDatabaseDown);
+  EXPECT_GE(h.counter("pg_breaker_rejected", *breaker), 1u);
+
+  // After the open time a fast statement is the probe, and it closes the breaker.
+  std::string last;
+  ASSERT_TRUE(h.runUntil(
+      [&] {
+        auto r = h.run(0, {"0"}, 2s);
+        last = !r ? "no answer" : r->ok() ? "ok" : r->error().message;
+        return last == "ok";
+      },
+      5s))
+      << last;
+  EXPECT_EQ(breaker->breaker().state(), Breaker::State::kClosed);
+  EXPECT_EQ(h.counter("pg_breaker_open", *breaker), 0u);
+}
+
+// The database's own error replies are answers: they never open the breaker.
+TEST(PostgresPoolFailure, ErrorRepliesDoNotOpenTheBreaker) {
+  config::DatabaseBreakerConfig bc;
+  bc.consecutive_failures = 2;
+  auto breaker = std::make_shared<DatabaseBreaker>(bc);
+  Harness h({"SELECT 1 / $1::int"}, {.breaker = breaker});
+  ASSERT_TRUE(h.waitConnected());
+  for (int i = 0; i < 5; ++i) {
+    auto r = h.run(0, {"0"}, 5s);  // division by zero
+    ASSERT_TRUE(r.has_value());
+    ASSERT_FALSE(r->ok());
+  }
+  EXPECT_EQ(breaker->breaker().state(), Breaker::State::kClosed);
+  EXPECT_EQ(h.scalar(0, {"1"}), "1");
+}
+
 TEST(PostgresPoolFailure, StopAnswersEverythingWaiting) {
   Harness h({"SELECT pg_sleep(0.5)"}, {.connections = 1, .max_inflight = 1});
   ASSERT_TRUE(h.waitConnected());

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/postgres/database_breaker.hpp"
 #include "backend/postgres/pool.hpp"
 #include "gtest/gtest.h"
 #include "pg.hpp"
@@ -38,7 +39,9 @@ struct PoolOptions {
   bool via_proxy = false;  // connect through a TcpProxy (Harness::proxy) instead of `dsn`
   int connections = 1;
   int max_inflight = 256;
+  int max_waiting = 256;
   Millis statement_timeout{5000};
+  std::shared_ptr<DatabaseBreaker> breaker = nullptr;
   Millis connect_timeout{2000};
 };
 
@@ -57,11 +60,13 @@ class Harness {
     }
     cfg.statement_timeout = o.statement_timeout;
     cfg.connect_timeout = o.connect_timeout;
-    pool = std::make_unique<Pool>(io, cfg, o.connections, o.max_inflight, std::move(statements),
-                                  [this](std::size_t i, Result<cache::StatementShape> shape) {
-                                    ++prepared_calls;
-                                    prepared[i] = std::move(shape);
-                                  });
+    pool = std::make_unique<Pool>(
+        io, cfg, Pool::Share{o.connections, o.max_inflight, o.max_waiting}, std::move(statements),
+        [this](std::size_t i, Result<cache::StatementShape> shape) {
+          ++prepared_calls;
+          prepared[i] = std::move(shape);
+        },
+        o.breaker);
     pool->start();
   }
 
@@ -79,8 +84,9 @@ class Harness {
     return runUntil([this] { return pool->anyConnected(); }, limit);
   }
 
-  std::uint64_t counter(const std::string& name) const {
-    for (const auto& c : pool->counters()) {
+  std::uint64_t counter(const std::string& name) const { return counter(name, *pool); }
+  std::uint64_t counter(const std::string& name, const cache::CounterSource& source) const {
+    for (const auto& c : source.counters()) {
       if (c.name == name) return c.value;
     }
     ADD_FAILURE() << "no counter " << name;

@@ -199,7 +199,7 @@ TEST_F(PostgresPoolTest, WritesAreRefused) {
 }
 
 TEST(PostgresPool, TooManyLoadsWaiting) {
-  Harness h({"SELECT pg_sleep(0.1)"}, {.connections = 1, .max_inflight = 1});
+  Harness h({"SELECT pg_sleep(0.1)"}, {.connections = 1, .max_inflight = 1, .max_waiting = 1});
   ASSERT_TRUE(h.waitConnected());
   std::vector<std::optional<Result<cache::RowSet>>> got(3);
   for (auto& slot : got) {

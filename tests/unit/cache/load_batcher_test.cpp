@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <memory>
+
+#include "common/fault.hpp"
+
 namespace readthru::cache {
 namespace {
 
@@ -59,6 +65,141 @@ TEST(LoadBatcher, MissingKeyColumnIsAnError) {
   auto split = splitBatch(rows(ColumnKind::kText, {}), "user_id", false, {"1"});
   ASSERT_FALSE(split);
   EXPECT_EQ(split.error().message, "batch_key 'user_id' is not in the batch result");
+}
+
+// A database that answers only when the test says so: what the batcher sent, in order.
+class HeldLoader : public SourceLoader {
+ public:
+  struct Call {
+    std::size_t statement;
+    std::vector<std::string> params;
+    RowsCallback done;
+  };
+  void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) override {
+    calls.push_back({statement, std::move(params), std::move(done)});
+  }
+  std::vector<Counter> counters() const override { return {}; }
+  // Answers the oldest call with no row.
+  void answerOne() {
+    Call c = std::move(calls.front());
+    calls.pop_front();
+    RowSet empty;
+    empty.columns = {{"id", ColumnKind::kText}};
+    c.done(empty);
+  }
+  std::deque<Call> calls;
+};
+
+std::shared_ptr<KeyspaceRules> oneKeyspace(bool batch, int in_flight, int waiting) {
+  config::KeyspaceConfig ks;
+  ks.name = "u";
+  ks.origin = "t.yaml:1";
+  ks.pattern = "u:<id>";
+  ks.query = "SELECT $1::text AS id";
+  ks.params = {"id"};
+  ks.ttl = Millis(1000);
+  if (batch) {
+    ks.batch_query = "SELECT unnest($1::text[]) AS id";
+    ks.batch_key = "id";
+  }
+  ks.max_loads_in_flight = in_flight;
+  ks.max_loads_waiting = waiting;
+  auto built = KeyspaceRules::build({ks});
+  EXPECT_TRUE(built) << built.error().message;
+  return *built;
+}
+
+// Runs what is ready; restart(): a poll that ran out of work leaves the context stopped.
+void run(boost::asio::io_context& io) {
+  io.restart();
+  io.poll();
+}
+
+struct Outcomes {
+  int ok = 0;
+  int refused = 0;
+  SourceLoader::RowsCallback callback() {
+    return [this](Result<RowSet> r) {
+      if (r) {
+        ++ok;
+      } else if (faultOf(r.error().code) == Fault::kLoadQueueFull) {
+        ++refused;
+      }
+    };
+  }
+};
+
+TEST(LoadBatcher, InFlightLimitHoldsSingleLoadsBack) {
+  auto rules = oneKeyspace(false, 2, 10);
+  boost::asio::io_context io;
+  HeldLoader db;
+  LoadBatcher b(io, *rules->keyspaces().front(), db, {2, 10});
+  Outcomes out;
+  for (int i = 0; i < 5; ++i) b.add({std::to_string(i)}, out.callback());
+  run(io);
+  ASSERT_EQ(db.calls.size(), 2u);  // two run, three wait
+  db.answerOne();
+  run(io);
+  ASSERT_EQ(db.calls.size(), 2u);  // one finished, one more went
+  EXPECT_EQ(db.calls.back().params, std::vector<std::string>{"2"});
+  while (!db.calls.empty()) {
+    db.answerOne();
+    run(io);
+  }
+  EXPECT_EQ(out.ok, 5);
+  EXPECT_EQ(b.singleQueries(), 5u);
+}
+
+TEST(LoadBatcher, KeysThatWaitJoinTheNextBatch) {
+  auto rules = oneKeyspace(true, 1, 100);
+  boost::asio::io_context io;
+  HeldLoader db;
+  LoadBatcher b(io, *rules->keyspaces().front(), db, {1, 100});
+  Outcomes out;
+  b.add({"a"}, out.callback());
+  run(io);
+  ASSERT_EQ(db.calls.size(), 1u);
+  for (int i = 0; i < 10; ++i) b.add({std::to_string(i)}, out.callback());
+  run(io);
+  EXPECT_EQ(db.calls.size(), 1u);  // at the limit: they wait
+  db.answerOne();
+  run(io);
+  ASSERT_EQ(db.calls.size(), 1u);  // ...then go as one batch of ten
+  EXPECT_EQ(db.calls.front().params.size(), 1u);
+  EXPECT_EQ(b.batchQueries(), 1u);  // the first was a lone key, the ten one batch
+  db.answerOne();
+  run(io);
+  EXPECT_EQ(out.ok, 11);
+}
+
+TEST(LoadBatcher, PastTheWaitingLimitAKeyFailsAtOnce) {
+  auto rules = oneKeyspace(false, 1, 2);
+  boost::asio::io_context io;
+  HeldLoader db;
+  LoadBatcher b(io, *rules->keyspaces().front(), db, {1, 2});
+  Outcomes out;
+  for (int i = 0; i < 5; ++i) b.add({std::to_string(i)}, out.callback());
+  run(io);
+  EXPECT_EQ(db.calls.size(), 1u);
+  EXPECT_EQ(out.refused, 2);  // one runs, two wait, two are refused
+  EXPECT_EQ(b.refused(), 2u);
+  while (!db.calls.empty()) {
+    db.answerOne();
+    run(io);
+  }
+  EXPECT_EQ(out.ok, 3);
+}
+
+TEST(LoadBatcher, NoLimitSendsEverythingAtOnce) {
+  auto rules = oneKeyspace(false, 0, 0);
+  boost::asio::io_context io;
+  HeldLoader db;
+  LoadBatcher b(io, *rules->keyspaces().front(), db);
+  Outcomes out;
+  for (int i = 0; i < 50; ++i) b.add({std::to_string(i)}, out.callback());
+  run(io);
+  EXPECT_EQ(db.calls.size(), 50u);
+  EXPECT_EQ(out.refused, 0);
 }
 
 }  // namespace

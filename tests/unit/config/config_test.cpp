@@ -190,6 +190,40 @@ TEST(Config, ReadThroughSections) {
   EXPECT_EQ(cfg.keyspaces[1].negative_ttl, Millis(0));
 }
 
+TEST(Config, DatabaseProtection) {
+  const Config defaults = loadString(kReadThrough, "rt.yaml");
+  EXPECT_EQ(defaults.postgres.max_waiting, 256);
+  EXPECT_EQ(defaults.postgres.breaker.consecutive_failures, 5);
+  EXPECT_EQ(defaults.postgres.breaker.open_time, Millis(1000));
+  EXPECT_EQ(defaults.keyspaces[0].max_loads_in_flight, 0);
+  EXPECT_EQ(defaults.keyspaces[0].max_loads_waiting, 1000);
+
+  std::string yaml = kReadThrough;
+  yaml.replace(yaml.find("  max_inflight: 64\n"), 18,
+               "  max_inflight: 64\n  max_waiting: 10\n"
+               "  breaker: { consecutive_failures: 3, open_time: 2s, max_open_time: 1m }\n");
+  yaml.replace(yaml.find("    batch_key: id\n"), 18,
+               "    batch_key: id\n    max_loads_in_flight: 4\n    max_loads_waiting: 20\n");
+  const Config cfg = loadString(yaml, "rt.yaml");
+  EXPECT_EQ(cfg.postgres.max_waiting, 10);
+  EXPECT_EQ(cfg.postgres.breaker.consecutive_failures, 3);
+  EXPECT_EQ(cfg.postgres.breaker.open_time, Millis(2000));
+  EXPECT_EQ(cfg.postgres.breaker.max_open_time, Millis(60000));
+  EXPECT_EQ(cfg.keyspaces[0].max_loads_in_flight, 4);
+  EXPECT_EQ(cfg.keyspaces[0].max_loads_waiting, 20);
+
+  std::string bad = kReadThrough;
+  bad.replace(bad.find("  max_inflight: 64\n"), 18,
+              "  breaker: { open_time: 5s, max_open_time: 1s }\n");
+  EXPECT_EQ(errorOf(bad),
+            "test.yaml:6: postgres.breaker.max_open_time: must be at least open_time");
+  bad = kReadThrough;
+  bad.replace(bad.find("    batch_key: id\n"), 18,
+              "    batch_key: id\n    max_loads_in_flight: -1\n");
+  EXPECT_NE(errorOf(bad).find("keyspaces[0].max_loads_in_flight"), std::string::npos)
+      << errorOf(bad);
+}
+
 TEST(Config, PostgresDsnFromEnvironment) {
   ::setenv("READTHRU_TEST_DSN", "host=db.internal", 1);
   const Config cfg =
