@@ -25,8 +25,9 @@ std::string textArrayLiteral(const std::vector<std::string>& values) {
   return out;
 }
 
-LoadBatcher::LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db)
-    : io_(io), keyspace_(keyspace), db_(db), timer_(io) {}
+LoadBatcher::LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
+                         Counts& counts)
+    : io_(io), keyspace_(keyspace), db_(db), timer_(io), counts_(counts) {}
 
 void LoadBatcher::unexpect() {
   if (expected_ > 0) --expected_;
@@ -73,7 +74,7 @@ void LoadBatcher::flush() {
   items_.clear();
   if (!keyspace_.batchStatement() || items.size() == 1) {
     for (Item& item : items) {
-      single_queries_.fetch_add(1, std::memory_order_relaxed);
+      counts_.single_queries.fetch_add(1, std::memory_order_relaxed);
       db_.query(keyspace_.statement(), std::move(item.params), std::move(item.done));
     }
     return;
@@ -156,7 +157,7 @@ Result<std::vector<RowSet>> splitBatch(const RowSet& rs, const std::string& key_
 // the database rejects the batch (one id it cannot read, say), each key is retried alone,
 // so that only the bad one fails.
 void LoadBatcher::runBatch(std::vector<Item> items) {
-  batch_queries_.fetch_add(1, std::memory_order_relaxed);
+  counts_.batch_queries.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::string> ids;
   ids.reserve(items.size());
   for (const Item& item : items) ids.push_back(item.params.front());
@@ -165,7 +166,7 @@ void LoadBatcher::runBatch(std::vector<Item> items) {
             [this, items = std::move(items), ids = std::move(ids)](Result<RowSet> result) mutable {
               if (!result && !isDatabaseDown(faultOf(result.error().code))) {
                 for (Item& item : items) {
-                  single_queries_.fetch_add(1, std::memory_order_relaxed);
+                  counts_.single_queries.fetch_add(1, std::memory_order_relaxed);
                   db_.query(keyspace_.statement(), std::move(item.params), std::move(item.done));
                 }
                 return;
