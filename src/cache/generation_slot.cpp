@@ -57,14 +57,20 @@ void GenerationSlot::sweep() {
       ++it;
       continue;
     }
+    std::shared_ptr<SourceLoader> db = (*it)->loader();
+    it = old_.erase(it);
     // A loader another generation still uses stays; the last one to use it stops it.
-    const std::shared_ptr<SourceLoader>& db = (*it)->loader();
-    if (db && db.use_count() == 1) {
+    if (db && !inUse(*db)) {
       db->stop();
       addInto(retired_, db->counters());
     }
-    it = old_.erase(it);
   }
+}
+
+bool GenerationSlot::inUse(const SourceLoader& db) const {
+  if (current_->loader().get() == &db) return true;
+  return std::any_of(old_.begin(), old_.end(),
+                     [&](const GenerationPtr& g) { return g->loader().get() == &db; });
 }
 
 void GenerationSlot::stop() {

@@ -43,6 +43,8 @@ class GenerationSlot : public CounterSource {
  private:
   void armSweep();
   void sweep();
+  // Whether the current generation or a retired one still loads through `db`.
+  bool inUse(const SourceLoader& db) const;
 
   boost::asio::io_context& io_;
   LoadBatcher::Counts counts_;
