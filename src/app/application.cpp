@@ -2,9 +2,11 @@
 
 #include <sys/resource.h>
 
+#include <boost/asio/post.hpp>
 #include <memory>
 
 #include "app/drain.hpp"
+#include "app/reloader.hpp"
 #include "app/runtime.hpp"
 #include "app/signals.hpp"
 #include "app/startup_checks.hpp"
@@ -23,9 +25,6 @@ void raiseFileLimit() {
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
 }
-
-// SIGHUP. The place for reloading the config (issue 9): until then it changes nothing.
-void reload() { spdlog::warn("SIGHUP: reload not implemented yet; the config is unchanged"); }
 
 }  // namespace
 
@@ -63,10 +62,27 @@ int Application::run() {
                cfg_.keyspaces.size());
   runtime.start();
 
-  // Both live on io thread 0 and are destroyed before the runtime's io contexts.
+  // All three live on io thread 0 and are destroyed before the runtime's io contexts.
   Drain drain(runtime, cfg_.listen.drain_timeout);
-  Signals signals(runtime.mainIo(),
-                  {.stop = [&drain](int signal) { drain.onSignal(signal); }, .reload = reload});
+  Reloader reloader(runtime, drain, cfg_);
+  // READTHRU.RELOAD, from any io thread: the reload runs on thread 0, the answer goes
+  // back to the asking connection's thread.
+  runtime.context().reload = [&reloader, &main = runtime.mainIo()](
+                                 boost::asio::io_context& reply_on,
+                                 std::function<void(std::string)> done) {
+    boost::asio::post(main, [&reloader, &reply_on, done = std::move(done)]() mutable {
+      reloader.request([&reply_on, done = std::move(done)](const std::string& error) {
+        boost::asio::post(reply_on, [done, error] { done(error); });
+      });
+    });
+  };
+  const std::string path = cfg_.path;
+  Signals signals(runtime.mainIo(), {.stop = [&drain](int signal) { drain.onSignal(signal); },
+                                     .reload =
+                                         [&reloader, path] {
+                                           spdlog::info("SIGHUP: reloading {}", path);
+                                           reloader.request([](const std::string&) {});
+                                         }});
   runtime.run();
   spdlog::info("stopped");
   return drain.exitCode();

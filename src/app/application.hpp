@@ -4,6 +4,7 @@
 //   startup_checks  the rules and CDC tables checked against the database before serving
 //   runtime         builds and owns the io threads, backends, read-through and the server
 //   signals         SIGINT/SIGTERM (stop) and SIGHUP (reload) on io thread 0
+//   reloader        SIGHUP and READTHRU.RELOAD: the config read again, applied live
 //   drain           the graceful stop: finish what was read, then exit
 
 #include <optional>

@@ -28,6 +28,8 @@ class Drain {
 
   // A stop signal arrived (on io thread 0).
   void onSignal(int signal);
+  // listen.drain_timeout after a reload (on io thread 0): for a drain that starts later.
+  void setTimeout(Millis timeout) { timeout_ = timeout; }
 
   // The process's exit code once Runtime::run() has returned: 0 after a drain, whether
   // every reply was sent or drain_timeout cut it; 1 when a second signal cut it short.

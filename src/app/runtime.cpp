@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "app/prepared_target.hpp"
 #include "app/startup_checks.hpp"
 #include "backend/postgres/database_breaker.hpp"
 #include "backend/postgres/pool.hpp"
@@ -33,10 +34,12 @@ std::string randomHex40() {
 
 Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules)
     : rules_(std::move(rules)),
+      prepared_(std::make_shared<PreparedTarget>(rules_)),
       flights_(std::make_unique<cache::SingleFlight>()),
       gutter_(std::make_unique<cache::Gutter>(
           cache::Gutter::Options{cfg.gutter.max_memory, cfg.gutter.ttl})) {
   ctx_.listen = cfg.listen;
+  ctx_.limits.set(cfg.listen);
   ctx_.backend_mode = cfg.backend.mode;
   ctx_.config_path = cfg.path;
   ctx_.run_id = randomHex40();
@@ -68,12 +71,7 @@ Runtime::~Runtime() = default;
 // Io thread `index`: its io_context, router, and with keyspaces its pool and ReadThrough.
 void Runtime::buildThread(int index, const config::Config& cfg) {
   // Connection counts and limits are for the whole process; each io thread owns a share.
-  const int threads = cfg.listen.threads;
-  const int per_thread = std::max(1, cfg.backend.connections_per_node / threads);
-  backend::postgres::Pool::Share pg_share;
-  pg_share.connections = std::max(1, cfg.postgres.pool_size / threads);
-  pg_share.max_inflight = std::max(1, cfg.postgres.max_inflight / threads);
-  pg_share.max_waiting = (cfg.postgres.max_waiting + threads - 1) / threads;
+  const int per_thread = std::max(1, cfg.backend.connections_per_node / cfg.listen.threads);
 
   ios_.push_back(std::make_unique<asio::io_context>(1));
   asio::io_context& io = *ios_.back();
@@ -83,23 +81,64 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   ctx_.sessions.push_back(std::make_unique<server::SessionList>());
   ctx_.counter_sources.push_back(routers_.back().get());
   if (!rules_) return;
-  pools_.push_back(std::make_unique<backend::postgres::Pool>(
-      io, cfg.postgres, pg_share, rules_->statements(),
-      [rules = rules_](std::size_t i, const Result<cache::StatementShape>& shape) {
-        rules->onPrepared(i, shape);
-      },
-      db_breaker_));
+  pools_.push_back(makePool(io, cfg.postgres, *rules_, prepared_));
   cache::ReadThrough::Options options;
   // A lease covers a load's queue wait and its statement, with room to spare.
   options.lease_time = cfg.postgres.statement_timeout + Millis(2000);
   // Per thread: tokens count per ReadThrough, so they must differ by thread.
   options.instance = ctx_.run_id.substr(0, 16) + "." + std::to_string(index);
   options.gutter = gutter_.get();
-  options.threads = threads;
+  options.threads = cfg.listen.threads;
   read_throughs_.push_back(std::make_unique<cache::ReadThrough>(
-      io, rules_, *flights_, *routers_.back(), *pools_.back(), options));
+      io, rules_, pools_.back(), *flights_, *routers_.back(), options));
+  // Its counters include its pools', old and new.
   ctx_.counter_sources.push_back(read_throughs_.back().get());
-  ctx_.counter_sources.push_back(pools_.back().get());
+}
+
+std::shared_ptr<backend::postgres::Pool> Runtime::makePool(
+    asio::io_context& io, const config::PostgresConfig& pg, const cache::KeyspaceRules& rules,
+    std::shared_ptr<PreparedTarget> target) const {
+  const int threads = ctx_.listen.threads;
+  backend::postgres::Pool::Share share;
+  share.connections = std::max(1, pg.pool_size / threads);
+  share.max_inflight = std::max(1, pg.max_inflight / threads);
+  share.max_waiting = (pg.max_waiting + threads - 1) / threads;
+  return std::make_shared<backend::postgres::Pool>(
+      io, pg, share, rules.statements(),
+      [target = std::move(target)](std::size_t i, const Result<cache::StatementShape>& shape) {
+        target->onPrepared(i, shape);
+      },
+      db_breaker_);
+}
+
+void Runtime::installRules(std::shared_ptr<cache::KeyspaceRules> rules,
+                           const config::PostgresConfig& pg, bool new_pools,
+                           std::function<void()> done) {
+  new_pools = new_pools || rules->statements() != rules_->statements();
+  rules_ = rules;
+  if (new_pools) {
+    prepared_ = std::make_shared<PreparedTarget>(rules);
+  } else {
+    prepared_->point(rules);
+  }
+  // Counted on thread 0 only: each thread posts back once it has switched.
+  auto left = std::make_shared<std::size_t>(ios_.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  for (std::size_t i = 0; i < ios_.size(); ++i) {
+    asio::post(*ios_[i], [this, i, rules, pg, new_pools, target = prepared_, left, finished] {
+      cache::ReadThrough& rt = *read_throughs_[i];
+      std::shared_ptr<cache::SourceLoader> db = rt.loader();
+      if (new_pools) {
+        auto pool = makePool(*ios_[i], pg, *rules, target);
+        pool->start();
+        db = std::move(pool);
+      }
+      rt.install(rules, std::move(db));
+      asio::post(mainIo(), [left, finished] {
+        if (--*left == 0) (*finished)();
+      });
+    });
+  }
 }
 
 // The invalidation inputs, one each per process, on io thread 0 with its router and
@@ -138,8 +177,10 @@ void Runtime::listen() { server_->listen(); }
 void Runtime::start() {
   for (std::size_t i = 0; i < ios_.size(); ++i) {
     asio::post(*ios_[i], [r = routers_[i].get()] { r->start(); });
-    if (!pools_.empty()) asio::post(*ios_[i], [p = pools_[i].get()] { p->start(); });
+    if (!pools_.empty()) asio::post(*ios_[i], [p = std::move(pools_[i])] { p->start(); });
   }
+  // The ReadThroughs hold them from now on: a reload that replaces them lets them go.
+  pools_.clear();
   if (stream_consumer_) asio::post(mainIo(), [s = stream_consumer_.get()] { s->start(); });
   if (cdc_) asio::post(mainIo(), [c = cdc_.get()] { c->start(); });
 }
@@ -160,10 +201,10 @@ void Runtime::stopInputs() {
 
 void Runtime::stopThreads() {
   for (std::size_t i = 0; i < ios_.size(); ++i) {
-    auto* pool = pools_.empty() ? nullptr : pools_[i].get();
-    asio::post(*ios_[i], [r = routers_[i].get(), pool, io = ios_[i].get()] {
+    auto* rt = read_throughs_.empty() ? nullptr : read_throughs_[i].get();
+    asio::post(*ios_[i], [r = routers_[i].get(), rt, io = ios_[i].get()] {
       r->stop();
-      if (pool != nullptr) pool->stop();
+      if (rt != nullptr) rt->stopLoaders();
       io->stop();
     });
   }

@@ -1,11 +1,13 @@
 #pragma once
 // Everything readthru runs, built from a validated Config: the io threads, each with its
 // own backend Router, database Pool and ReadThrough; the invalidation inputs on thread 0
-// (stream consumer, CDC applier); and the server. Built once at start. Stopping is in
+// (stream consumer, CDC applier); and the server. Built once at start; a reload installs
+// new keyspace rules and database pools on every thread (installRules). Stopping is in
 // steps, so that the drain can keep the backends running while clients are answered:
 // stopInputs(), then the server's drain, then stopThreads().
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -34,6 +36,8 @@ class Server;
 
 namespace readthru::app {
 
+class PreparedTarget;
+
 class Runtime {
  public:
   // `rules` is null without keyspaces. Builds everything; starts nothing.
@@ -55,15 +59,36 @@ class Runtime {
   // On thread 0: each thread stops its router and pool, then its io loop; run() returns.
   void stopThreads();
 
+  // On thread 0, for a reload: every io thread serves new requests with `rules` from now
+  // on (requests under way finish under the rules they began with). With `new_pools`, or
+  // when the statements differ from the running ones, each thread gets new database
+  // pools built with `pg`; otherwise the pools stay. `done` runs on thread 0 once every
+  // thread has switched. Only when hasKeyspaces().
+  void installRules(std::shared_ptr<cache::KeyspaceRules> rules, const config::PostgresConfig& pg,
+                    bool new_pools, std::function<void()> done);
+  // Whether readthru started with keyspaces (the read-through service exists).
+  bool hasKeyspaces() const { return !read_throughs_.empty(); }
+  // The rules running now (thread 0).
+  const std::shared_ptr<cache::KeyspaceRules>& rules() const { return rules_; }
+
   boost::asio::io_context& mainIo() { return *ios_.front(); }
   server::Server& server() { return *server_; }
-  const server::ServerContext& context() const { return ctx_; }
+  server::ServerContext& context() { return ctx_; }
 
  private:
   void buildThread(int index, const config::Config& cfg);
   void buildInputs(const config::Config& cfg);
+  // A pool for io thread `io` running `rules`' statements, with its share of `pg`'s
+  // totals, reporting to `target`. Nothing connects before its start().
+  std::shared_ptr<backend::postgres::Pool> makePool(boost::asio::io_context& io,
+                                                    const config::PostgresConfig& pg,
+                                                    const cache::KeyspaceRules& rules,
+                                                    std::shared_ptr<PreparedTarget> target) const;
 
   std::shared_ptr<cache::KeyspaceRules> rules_;
+  // Where the pools report what the database said of each statement: the newest rules
+  // with the same statements (pools outlive a reload that keeps the SQL).
+  std::shared_ptr<PreparedTarget> prepared_;
   // Declared before the io contexts, destroyed after them: sessions still queued in an
   // io_context are destroyed with it, and they use the context (client count, session
   // lists) as they go.
@@ -75,9 +100,10 @@ class Runtime {
   // One circuit breaker per Redis node for the whole process, shared by every router.
   std::shared_ptr<backend::redis::BreakerTable> breakers_;
   std::vector<std::unique_ptr<backend::redis::Router>> routers_;
-  // One circuit breaker for the database, shared by every pool.
+  // One circuit breaker for the database, shared by every pool, old and new.
   std::shared_ptr<backend::postgres::DatabaseBreaker> db_breaker_;
-  std::vector<std::unique_ptr<backend::postgres::Pool>> pools_;
+  // The first pools, until start() starts them; then only the ReadThroughs hold pools.
+  std::vector<std::shared_ptr<backend::postgres::Pool>> pools_;
   std::vector<std::unique_ptr<cache::ReadThrough>> read_throughs_;
   std::unique_ptr<cache::StreamConsumer> stream_consumer_;
   std::unique_ptr<cache::CdcApplier> cdc_;

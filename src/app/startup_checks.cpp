@@ -10,7 +10,7 @@
 namespace readthru::app {
 namespace asio = boost::asio;
 
-bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& rules) {
+RulesCheck checkRules(const config::PostgresConfig& pg, cache::KeyspaceRules& rules) {
   asio::io_context io(1);
   const std::size_t total = rules.statements().size();
   std::size_t reported = 0;
@@ -21,20 +21,25 @@ bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& r
         if (++reported == total) io.stop();
       });
   pool->start();
-  io.run_for(pg.connect_timeout + Millis(1000));
+  if (total > 0) io.run_for(pg.connect_timeout + Millis(1000));
   pool->stop();
   io.restart();
   io.poll();
   pool.reset();
-  if (reported < total) {
+  if (reported < total) return {};
+  return {true, rules.failures()};
+}
+
+bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& rules) {
+  const RulesCheck check = checkRules(pg, rules);
+  if (!check.reached) {
     spdlog::warn(
         "postgres: not reachable at start; serving what Redis holds, keyspaces are checked "
         "when the database connects");
     return true;
   }
-  const auto failures = rules.failures();
-  for (const auto& f : failures) spdlog::critical("{}", f);
-  return failures.empty();
+  for (const auto& f : check.failures) spdlog::critical("{}", f);
+  return check.failures.empty();
 }
 
 bool wantsCdc(const config::Config& cfg) {

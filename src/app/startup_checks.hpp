@@ -1,7 +1,7 @@
 #pragma once
-// What readthru checks against the database before it serves: every keyspace's SQL, and
-// the tables of the `invalidate:` rules. Plus the two CDC settings the checks and the
-// Runtime both read.
+// What readthru checks against the database before it serves (and before a reload swaps
+// in new keyspaces): every keyspace's SQL, and the tables of the `invalidate:` rules. Plus the two
+// CDC settings the checks and the Runtime both read.
 
 #include <memory>
 #include <string>
@@ -18,6 +18,15 @@ namespace readthru::app {
 // connect timeout, readthru starts anyway (a cache must not need its database to start)
 // and the pools check the rules when they connect. Returns false to stop.
 bool checkRulesAtStart(const config::PostgresConfig& pg, cache::KeyspaceRules& rules);
+
+// The same check for a reload (off the io threads; it blocks for up to the connect
+// timeout and a second): `reached` false when the database did not answer, else the
+// failures, each "<origin>: keyspace '<name>': <reason>". Logs nothing.
+struct RulesCheck {
+  bool reached = false;
+  std::vector<std::string> failures;
+};
+RulesCheck checkRules(const config::PostgresConfig& pg, cache::KeyspaceRules& rules);
 
 // The tables of the `invalidate:` rules, as the database sees them: a missing table or
 // column, or a column the replica identity does not carry (deletes could not be mapped),

@@ -73,6 +73,7 @@ LoadedPtr fromRead(resp::Value read) {
 // One leader's load of one key; shared by the callbacks of its steps.
 struct FillCoordinator::Fill {
   SingleFlight::FlightPtr flight;
+  GenerationPtr gen;  // keeps *ks and its batcher alive across a reload
   const Keyspace* ks = nullptr;
   std::string logical;  // as the client named it: its captures feed the query
   std::string key;      // as Redis holds it (Keyspace::physicalKey)
@@ -91,25 +92,13 @@ struct FillCoordinator::Fill {
   std::optional<boost::asio::steady_timer> timer;
 };
 
-FillCoordinator::FillCoordinator(boost::asio::io_context& io, const KeyspaceRules& rules,
-                                 SingleFlight& flights, Backend& redis, SourceLoader& db,
+FillCoordinator::FillCoordinator(boost::asio::io_context& io, SingleFlight& flights, Backend& redis,
                                  Options options)
     : io_(io),
       flights_(flights),
       redis_(redis),
       options_(std::move(options)),
-      tags_(redis, options_.lease_time) {
-  const auto share = [threads = static_cast<std::size_t>(std::max(1, options_.threads))](int n) {
-    return (static_cast<std::size_t>(n) + threads - 1) / threads;  // rounded up: never 0
-  };
-  for (const auto& ks : rules.keyspaces()) {
-    const LoadBatcher::Limits limits{share(ks->cfg().max_loads_in_flight),
-                                     share(ks->cfg().max_loads_waiting)};
-    batchers_.emplace(ks.get(), std::make_unique<LoadBatcher>(io_, *ks, db, limits));
-  }
-}
-
-LoadBatcher& FillCoordinator::batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
+      tags_(redis, options_.lease_time) {}
 
 void FillCoordinator::forget(const std::string& key) {
   flights_.invalidate(key);
@@ -119,8 +108,8 @@ void FillCoordinator::forget(const std::string& key) {
 // The reader's own end of a miss: whichever comes first, the load's outcome or the
 // keyspace's request_deadline, answers it, once. The load goes on regardless (its result
 // is stored for the next reader, and other waiters may still be in time).
-LoadedCallback FillCoordinator::withDeadline(const Keyspace& ks, const std::string& logical,
-                                             LoadedCallback done) {
+LoadedCallback FillCoordinator::withDeadline(const GenerationPtr& gen, const Keyspace& ks,
+                                             const std::string& logical, LoadedCallback done) {
   struct Reader {
     explicit Reader(boost::asio::io_context& io) : timer(io) {}
     boost::asio::steady_timer timer;
@@ -130,7 +119,8 @@ LoadedCallback FillCoordinator::withDeadline(const Keyspace& ks, const std::stri
   reader->done = std::move(done);
   const Millis limit = ks.cfg().request_deadline;
   reader->timer.expires_after(limit);
-  reader->timer.async_wait([this, reader, limit, &ks, logical](boost::system::error_code ec) {
+  // `gen` keeps `ks` alive for a reader that joined another fill (of any generation).
+  reader->timer.async_wait([this, reader, limit, gen, &ks, logical](boost::system::error_code ec) {
     if (ec || !reader->done) return;
     bump(stats_.deadlines);
     auto answer = std::move(reader->done);
@@ -149,9 +139,9 @@ LoadedCallback FillCoordinator::withDeadline(const Keyspace& ks, const std::stri
   };
 }
 
-void FillCoordinator::fetch(const Keyspace& ks, std::string logical, bool redis_ok,
-                            LoadedCallback done) {
-  done = withDeadline(ks, logical, std::move(done));
+void FillCoordinator::fetch(const GenerationPtr& gen, const Keyspace& ks, std::string logical,
+                            bool redis_ok, LoadedCallback done) {
+  done = withDeadline(gen, ks, logical, std::move(done));
   std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
   if (!flight) {
@@ -160,6 +150,7 @@ void FillCoordinator::fetch(const Keyspace& ks, std::string logical, bool redis_
   }
   auto fill = std::make_shared<Fill>();
   fill->flight = std::move(flight);
+  fill->gen = gen;
   fill->ks = &ks;
   fill->state_key = stateKey(key);
   fill->key = std::move(key);
@@ -168,7 +159,7 @@ void FillCoordinator::fetch(const Keyspace& ks, std::string logical, bool redis_
   fill->redis_ok = redis_ok;
   // A lease that outlives its holder expires; waiting a little longer lets us take over.
   fill->wait_until = Clock::now() + options_.lease_time + Millis(500);
-  batcher(ks).expect();
+  fill->gen->batcher(ks).expect();
   if (!redis_ok) {
     load(fill);
     return;
@@ -202,14 +193,14 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
   fill->leased = state.type == resp::Type::kNil;
   fill->tag_epoch = tagEpoch(fill->step[2]);
   if (found(read)) {  // filled by someone else since our first read
-    batcher(*fill->ks).unexpect();
+    fill->gen->batcher(*fill->ks).unexpect();
     release(*fill);
     flights_.finish(fill->flight, fromRead(std::move(read)));
     return;
   }
   if (state.type == resp::Type::kBulk && state.str == kNegativeMarker) {
     bump(stats_.negative_hits);
-    batcher(*fill->ks).unexpect();
+    fill->gen->batcher(*fill->ks).unexpect();
     release(*fill);
     flights_.finish(fill->flight, std::make_shared<Loaded>());
     return;
@@ -235,13 +226,13 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
   }
   // Another instance is loading this key: wait for its fill, polling with back-off.
   bump(stats_.lease_waits);
-  batcher(*fill->ks).unexpect();
+  fill->gen->batcher(*fill->ks).unexpect();
   if (!fill->timer) fill->timer.emplace(io_);
   fill->timer->expires_after(fill->poll);
   fill->poll = std::min(fill->poll * 2, kMaxPoll);
   fill->timer->async_wait([this, fill](boost::system::error_code ec) {
     if (ec) return;
-    batcher(*fill->ks).expect();
+    fill->gen->batcher(*fill->ks).expect();
     leaseStep(fill);
   });
 }
@@ -254,7 +245,7 @@ void FillCoordinator::load(const std::shared_ptr<Fill>& fill) {
   std::vector<std::string> params;
   params.reserve(ks.paramCaptures().size());
   for (std::size_t i : ks.paramCaptures()) params.emplace_back(caps[i]);
-  batcher(ks).add(std::move(params), [this, fill](Result<RowSet> rows) {
+  fill->gen->batcher(ks).add(std::move(params), [this, fill](Result<RowSet> rows) {
     if (!rows) {
       // Nothing is stored; the lease goes so that the next reader may try again.
       bump(stats_.load_errors);
@@ -406,12 +397,6 @@ Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
 }
 
 std::vector<Counter> FillCoordinator::counters() const {
-  std::uint64_t batch = 0, single = 0, refused = 0;
-  for (const auto& [ks, b] : batchers_) {
-    batch += b->batchQueries();
-    single += b->singleQueries();
-    refused += b->refused();
-  }
   std::vector<Counter> out{{"readthru_loads", counterValue(stats_.loads)},
                            {"readthru_load_errors", counterValue(stats_.load_errors)},
                            {"readthru_negative_hits", counterValue(stats_.negative_hits)},
@@ -423,10 +408,7 @@ std::vector<Counter> FillCoordinator::counters() const {
                            {"readthru_fills_cancelled", counterValue(stats_.fills_cancelled)},
                            {"readthru_fills_rejected", counterValue(stats_.fills_rejected)},
                            {"readthru_fallbacks_served", counterValue(stats_.fallbacks_served)},
-                           {"readthru_deadlines", counterValue(stats_.deadlines)},
-                           {"readthru_sql_batch_queries", batch},
-                           {"readthru_sql_single_queries", single},
-                           {"readthru_loads_refused", refused}};
+                           {"readthru_deadlines", counterValue(stats_.deadlines)}};
   for (Counter& c : tags_.counters()) out.push_back(std::move(c));
   return out;
 }

@@ -12,7 +12,7 @@
 // Every reader is answered by its own request_deadline at the latest. While Redis is down
 // (redis_ok false) nothing is leased or stored: results go to the gutter. One per io
 // thread, owned by that thread's ReadThrough; the rules and the single-flight table are
-// shared.
+// shared. The keyspace rules and the batchers come with each fetch, in its Generation.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cache/backend.hpp"
+#include "cache/generation.hpp"
 #include "cache/gutter.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "cache/load_batcher.hpp"
@@ -46,13 +47,17 @@ class FillCoordinator : public CounterSource {
     int threads = 1;
   };
 
-  FillCoordinator(boost::asio::io_context& io, const KeyspaceRules& rules, SingleFlight& flights,
-                  Backend& redis, SourceLoader& db, Options options);
+  FillCoordinator(boost::asio::io_context& io, SingleFlight& flights, Backend& redis,
+                  Options options);
 
-  // Joins or leads the load of `logical` (the key as the client named it); `done` gets the
-  // outcome on this thread, or the request_deadline error first. With `redis_ok` false
-  // (Redis just failed) no lease is taken and nothing is stored: the database answers alone.
-  void fetch(const Keyspace& ks, std::string logical, bool redis_ok, LoadedCallback done);
+  // Joins or leads the load of `logical` (the key as the client named it) in keyspace `ks`
+  // of generation `gen`, which the load keeps until it is done: it loads with that
+  // generation's query and stores with its TTL, whatever a reload does meanwhile. `done`
+  // gets the outcome on this thread, or the request_deadline error first. With `redis_ok`
+  // false (Redis just failed) no lease is taken and nothing is stored: the database
+  // answers alone.
+  void fetch(const GenerationPtr& gen, const Keyspace& ks, std::string logical, bool redis_ok,
+             LoadedCallback done);
 
   // An invalidated key (physical): a load of it in flight must not store, and the gutter's
   // copy goes.
@@ -68,7 +73,8 @@ class FillCoordinator : public CounterSource {
         fills_rejected{0}, fallbacks_served{0}, deadlines{0};
   };
 
-  LoadedCallback withDeadline(const Keyspace& ks, const std::string& logical, LoadedCallback done);
+  LoadedCallback withDeadline(const GenerationPtr& gen, const Keyspace& ks,
+                              const std::string& logical, LoadedCallback done);
   void leaseStep(const std::shared_ptr<Fill>& fill);
   void afterLease(const std::shared_ptr<Fill>& fill);
   void load(const std::shared_ptr<Fill>& fill);
@@ -76,7 +82,6 @@ class FillCoordinator : public CounterSource {
   void release(const Fill& fill);
   void fillScript(const Fill& fill, std::vector<std::string> args, ReplyCallback done);
   Millis ttlWithJitter(const Keyspace& ks);
-  LoadBatcher& batcher(const Keyspace& ks);
 
   boost::asio::io_context& io_;
   SingleFlight& flights_;
@@ -86,7 +91,6 @@ class FillCoordinator : public CounterSource {
   std::uint64_t next_token_ = 0;
   std::string script_sha_;  // the fill script's digest, once SCRIPT LOAD answered
   bool script_load_sent_ = false;
-  std::unordered_map<const Keyspace*, std::unique_ptr<LoadBatcher>> batchers_;
   Stats stats_;
 };
 

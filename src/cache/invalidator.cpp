@@ -37,9 +37,11 @@ constexpr const char* kRestoreTagScript =
 // there, and then the data phase finds its value. Data keys first would let such a load
 // store behind the scan's cursor.
 struct Invalidator::Sweep {
-  std::string what;                  // for the log: "keyspace 'users'" or "pattern 'user:*'"
-  std::string globs[2];              // state keys, data keys
-  const KeyPattern* only = nullptr;  // KEYSPACE: found keys must match this (a '*' matches ':')
+  std::string what;      // for the log: "keyspace 'users'" or "pattern 'user:*'"
+  std::string globs[2];  // state keys, data keys
+  // KEYSPACE: found keys must match this (a '*' matches ':'). A copy: a reload may retire
+  // the keyspace while the sweep runs.
+  std::optional<KeyPattern> only;
   int phase = 0;
   std::string cursor = "0";
   std::uint64_t removed = 0;
@@ -91,7 +93,7 @@ void Invalidator::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
   for (std::string& key : keys) {
     bump(stats_.key);
     counted(source);
-    if (const Keyspace* ks = rules_.match(key, caps)) {
+    if (const Keyspace* ks = slot_.current()->rules().match(key, caps)) {
       key = ks->physicalKey(key);
       states.push_back(stateKey(key));
     }
@@ -222,10 +224,7 @@ void Invalidator::restoreTag(const std::string& set, const std::string& gone) {
 
 void Invalidator::invalidateKeyspace(const std::string& name, InvalidationSource source,
                                      ReplyCallback done) {
-  const Keyspace* found = nullptr;
-  for (const auto& ks : rules_.keyspaces()) {
-    if (ks->name() == name) found = ks.get();
-  }
+  const Keyspace* found = slot_.current()->keyspace(name);
   if (found == nullptr) {
     done(resp::Value::error("ERR readthru: no keyspace named '" + name + "'"));
     return;
@@ -235,7 +234,7 @@ void Invalidator::invalidateKeyspace(const std::string& name, InvalidationSource
   std::string glob = found->physicalPattern().glob();
   const auto slot = command::globSlot(glob);
   std::string states = stateGlob(glob, slot ? *slot : -1);
-  sweep("keyspace '" + name + "'", std::move(glob), std::move(states), &found->physicalPattern(),
+  sweep("keyspace '" + name + "'", std::move(glob), std::move(states), found->physicalPattern(),
         std::move(done));
 }
 
@@ -246,16 +245,17 @@ void Invalidator::invalidatePattern(std::string glob, InvalidationSource source,
   // A literal hash tag pins every match, and so every state key, to one slot and node.
   const auto slot = command::globSlot(glob);
   std::string states = stateGlob(glob, slot ? *slot : -1);
-  sweep("pattern '" + glob + "'", std::move(glob), std::move(states), nullptr, std::move(done));
+  sweep("pattern '" + glob + "'", std::move(glob), std::move(states), std::nullopt,
+        std::move(done));
 }
 
 void Invalidator::sweep(std::string what, std::string glob, std::string state_glob,
-                        const KeyPattern* only, ReplyCallback done) {
+                        std::optional<KeyPattern> only, ReplyCallback done) {
   auto sw = std::make_shared<Sweep>();
   sw->what = std::move(what);
   sw->globs[0] = std::move(state_glob);
   sw->globs[1] = std::move(glob);
-  sw->only = only;
+  sw->only = std::move(only);
   sw->done = std::move(done);
   spdlog::info("invalidating {}: scanning for '{}'", sw->what, sw->globs[1]);
   sweepStep(sw);
@@ -264,10 +264,10 @@ void Invalidator::sweep(std::string what, std::string glob, std::string state_gl
 // Whether a key a sweep found is one to remove: readthru's own keys (tag sets, the CDC
 // lease, the invalidation stream under "readthru:") are never swept by a glob, and a
 // keyspace's sweep takes only keys of that keyspace.
-static bool sweepable(const KeyPattern* only, std::string_view key) {
+static bool sweepable(const std::optional<KeyPattern>& only, std::string_view key) {
   if (key.starts_with("readthru:")) return false;
   std::vector<std::string_view> caps;
-  return only == nullptr || only->match(key, caps);
+  return !only || only->match(key, caps);
 }
 
 void Invalidator::sweepStep(const std::shared_ptr<Sweep>& sw) {

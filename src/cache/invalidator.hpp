@@ -8,11 +8,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cache/backend.hpp"
 #include "cache/fill_coordinator.hpp"
+#include "cache/generation_slot.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "common/units.hpp"
 
@@ -23,9 +25,10 @@ enum class InvalidationSource : std::uint8_t { kCommand, kCdc, kStream };
 
 class Invalidator : public CounterSource {
  public:
-  Invalidator(const KeyspaceRules& rules, Backend& redis, FillCoordinator& fills, Millis lease_time,
+  // `slot` gives the rules a command is matched with: the current generation's.
+  Invalidator(const GenerationSlot& slot, Backend& redis, FillCoordinator& fills, Millis lease_time,
               std::string instance)
-      : rules_(rules),
+      : slot_(slot),
         redis_(redis),
         fills_(fills),
         lease_time_(lease_time),
@@ -49,8 +52,8 @@ class Invalidator : public CounterSource {
 
   // SCAN ... MATCH on every master (only the owning node when the glob has a literal hash
   // tag) and UNLINK what it finds, state keys first.
-  void sweep(std::string what, std::string glob, std::string state_glob, const KeyPattern* only,
-             ReplyCallback done);
+  void sweep(std::string what, std::string glob, std::string state_glob,
+             std::optional<KeyPattern> only, ReplyCallback done);
   void sweepStep(const std::shared_ptr<Sweep>& sw);
   void sweepDone(const std::shared_ptr<Sweep>& sw);
   // UNLINKs data keys (on `affinity`'s connection) and state keys (on this thread's own);
@@ -69,7 +72,7 @@ class Invalidator : public CounterSource {
   void restoreTag(const std::string& set, const std::string& gone);
   void counted(InvalidationSource source) { bump(stats_.by_source[static_cast<int>(source)]); }
 
-  const KeyspaceRules& rules_;
+  const GenerationSlot& slot_;
   Backend& redis_;
   FillCoordinator& fills_;
   Millis lease_time_;

@@ -26,8 +26,8 @@ std::string textArrayLiteral(const std::vector<std::string>& values) {
 }
 
 LoadBatcher::LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
-                         Limits limits)
-    : io_(io), keyspace_(keyspace), db_(db), limits_(limits), timer_(io) {}
+                         Counts& counts, Limits limits)
+    : io_(io), keyspace_(keyspace), db_(db), limits_(limits), timer_(io), counts_(counts) {}
 
 void LoadBatcher::unexpect() {
   if (expected_ > 0) --expected_;
@@ -38,7 +38,7 @@ void LoadBatcher::add(std::vector<std::string> params, SourceLoader::RowsCallbac
   if (expected_ > 0) --expected_;
   if (full()) {
     // Answered through the loop, as the database would: add() never calls back inside.
-    refused_.fetch_add(1, std::memory_order_relaxed);
+    counts_.refused.fetch_add(1, std::memory_order_relaxed);
     boost::asio::post(io_, [done = std::move(done), name = keyspace_.name()] {
       done(Error{"too many loads waiting for keyspace '" + name + "'", Fault::kLoadQueueFull});
     });
@@ -118,7 +118,7 @@ void LoadBatcher::flush() {
 }
 
 void LoadBatcher::runSingle(Item item) {
-  single_queries_.fetch_add(1, std::memory_order_relaxed);
+  counts_.single_queries.fetch_add(1, std::memory_order_relaxed);
   db_.query(keyspace_.statement(), std::move(item.params), finishing(std::move(item.done)));
 }
 
@@ -191,7 +191,7 @@ Result<std::vector<RowSet>> splitBatch(const RowSet& rs, const std::string& key_
 // the database rejects the batch (one id it cannot read, say), each key is retried alone,
 // so that only the bad one fails.
 void LoadBatcher::runBatch(std::vector<Item> items) {
-  batch_queries_.fetch_add(1, std::memory_order_relaxed);
+  counts_.batch_queries.fetch_add(1, std::memory_order_relaxed);
   std::vector<std::string> ids;
   ids.reserve(items.size());
   for (const Item& item : items) ids.push_back(item.params.front());
@@ -229,7 +229,7 @@ void LoadBatcher::retrySingly(std::vector<Item> items, SourceLoader::RowsCallbac
   };
   auto left = std::make_shared<Left>(Left{items.size(), std::move(free_place)});
   for (Item& item : items) {
-    single_queries_.fetch_add(1, std::memory_order_relaxed);
+    counts_.single_queries.fetch_add(1, std::memory_order_relaxed);
     db_.query(keyspace_.statement(), std::move(item.params),
               [left, done = std::move(item.done)](Result<RowSet> r) {
                 done(std::move(r));

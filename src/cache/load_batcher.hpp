@@ -32,6 +32,15 @@ class LoadBatcher {
   static constexpr std::size_t kMaxBatch = 1000;
   static constexpr std::chrono::milliseconds kMaxWait{2};
 
+  // SQL executions, by kind. Kept by the owner of the batchers (one per io thread), so
+  // they outlive the batchers of a generation a reload replaced; read by INFO from any
+  // thread.
+  struct Counts {
+    std::atomic<std::uint64_t> batch_queries{0};
+    std::atomic<std::uint64_t> single_queries{0};
+    std::atomic<std::uint64_t> refused{0};  // keys refused for a full wait (limits below)
+  };
+
   // This thread's share of the keyspace's limits; in_flight 0: no limit of its own.
   struct Limits {
     std::size_t in_flight;
@@ -39,7 +48,7 @@ class LoadBatcher {
   };
 
   LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
-              Limits limits = {0, 0});
+              Counts& counts, Limits limits = {0, 0});
 
   // A fill of this keyspace may call add() soon.
   void expect() { ++expected_; }
@@ -48,10 +57,6 @@ class LoadBatcher {
   // Loads the rows of one key (`params` bound to the keyspace's query); replaces one
   // expect(). `done` gets only this key's rows, on this thread.
   void add(std::vector<std::string> params, SourceLoader::RowsCallback done);
-
-  std::uint64_t batchQueries() const { return batch_queries_.load(std::memory_order_relaxed); }
-  std::uint64_t singleQueries() const { return single_queries_.load(std::memory_order_relaxed); }
-  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   struct Item {
@@ -79,9 +84,7 @@ class LoadBatcher {
   std::size_t expected_ = 0;
   bool flush_posted_ = false;
   bool timer_armed_ = false;
-  std::atomic<std::uint64_t> batch_queries_{0};  // read by INFO from other threads
-  std::atomic<std::uint64_t> single_queries_{0};
-  std::atomic<std::uint64_t> refused_{0};
+  Counts& counts_;
 };
 
 // PostgreSQL's text form of an array of text: {"a","b\"c"}. Exposed for tests.

@@ -14,13 +14,13 @@ bool isWrongType(const resp::Value& v) { return v.isError() && v.str.starts_with
 }  // namespace
 
 ReadThrough::ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
-                         SingleFlight& flights, Backend& redis, SourceLoader& db, Options options)
-    : rules_(std::move(rules)),
-      redis_(redis),
+                         std::shared_ptr<SourceLoader> db, SingleFlight& flights, Backend& redis,
+                         Options options)
+    : redis_(redis),
       gutter_(options.gutter),
-      fills_(io, *rules_, flights, redis, db,
-             {options.lease_time, options.instance, options.gutter, options.threads}),
-      invalidator_(*rules_, redis, fills_, options.lease_time, options.instance),
+      slot_(io, std::move(rules), std::move(db), options.threads),
+      fills_(io, flights, redis, {options.lease_time, options.instance, options.gutter}),
+      invalidator_(slot_, redis, fills_, options.lease_time, options.instance),
       get_(command::lookupName("get")),
       hget_(command::lookupName("hget")),
       hgetall_(command::lookupName("hgetall")),
@@ -31,13 +31,14 @@ ReadThrough::ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRu
 bool ReadThrough::owns(const command::CommandSpec& spec,
                        const std::vector<std::string>& args) const {
   std::vector<std::string_view> caps;
+  const KeyspaceRules& rules = slot_.current()->rules();
   if (&spec == get_ || &spec == hget_ || &spec == hgetall_) {
-    const Keyspace* ks = rules_->match(args[1], caps);
+    const Keyspace* ks = rules.match(args[1], caps);
     return ks != nullptr && ks->isHash() == (&spec != get_);
   }
   if (&spec == mget_ || &spec == del_ || &spec == unlink_) {
     for (std::size_t i = 1; i < args.size(); ++i) {
-      const Keyspace* ks = rules_->match(args[i], caps);
+      const Keyspace* ks = rules.match(args[i], caps);
       if (ks != nullptr && (!ks->isHash() || &spec != mget_)) return true;
     }
   }
@@ -55,11 +56,13 @@ void ReadThrough::execute(Command cmd, ReplyCallback done) {
     return;
   }
   std::vector<std::string_view> caps;
-  const Keyspace* ks = rules_->match(cmd.args[1], caps);
+  // owns() just matched it with the same generation: nothing runs between the two.
+  GenerationPtr gen = slot_.current();
+  const Keyspace* ks = gen->rules().match(cmd.args[1], caps);
   const Read kind = cmd.spec == get_    ? Read::kGet
                     : cmd.spec == hget_ ? Read::kHGet
                                         : Read::kHGetAll;
-  readOne(kind, *ks, std::move(cmd), std::move(done));
+  readOne(kind, std::move(gen), *ks, std::move(cmd), std::move(done));
 }
 
 resp::Value ReadThrough::disabled(const Keyspace& ks) {
@@ -116,7 +119,8 @@ resp::Value ReadThrough::reply(Read kind, const std::string& field, const Loaded
   return resp::Value::nil();
 }
 
-void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallback done) {
+void ReadThrough::readOne(Read kind, GenerationPtr gen, const Keyspace& ks, Command cmd,
+                          ReplyCallback done) {
   if (ks.state() == Keyspace::State::kFailed) {
     done(disabled(ks));
     return;
@@ -124,7 +128,8 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
   std::string key = cmd.args[1];
   cmd.args[1] = ks.physicalKey(key);
   std::string field = kind == Read::kHGet ? cmd.args[2] : std::string();
-  redis_.execute(std::move(cmd), [this, &ks, kind, key = std::move(key), field = std::move(field),
+  redis_.execute(std::move(cmd), [this, gen = std::move(gen), &ks, kind, key = std::move(key),
+                                  field = std::move(field),
                                   done = std::move(done)](resp::Value v) mutable {
     const bool hit =
         kind == Read::kHGetAll ? v.isArray() && !v.elements.empty() : v.type == resp::Type::kBulk;
@@ -145,11 +150,11 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
       }
     }
     if (kind == Read::kHGet && redis_ok) {
-      hgetMiss(ks, std::move(key), std::move(field), std::move(done));
+      hgetMiss(gen, ks, std::move(key), std::move(field), std::move(done));
       return;
     }
     bump(stats_.misses);
-    fills_.fetch(ks, std::move(key), redis_ok,
+    fills_.fetch(gen, ks, std::move(key), redis_ok,
                  [kind, field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
                    done(reply(kind, field, *loaded));
                  });
@@ -158,9 +163,10 @@ void ReadThrough::readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallb
 
 // HGET answers nil both for a missing key and for a missing field: only a missing key is
 // a miss.
-void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string field,
-                           ReplyCallback done) {
-  redis_.send({"EXISTS", ks.physicalKey(key)}, [this, &ks, key, field = std::move(field),
+void ReadThrough::hgetMiss(GenerationPtr gen, const Keyspace& ks, std::string key,
+                           std::string field, ReplyCallback done) {
+  redis_.send({"EXISTS", ks.physicalKey(key)}, [this, gen = std::move(gen), &ks, key,
+                                                field = std::move(field),
                                                 done = std::move(done)](resp::Value v) mutable {
     if (v.type == resp::Type::kInteger && v.integer == 1) {
       bump(stats_.hits);
@@ -178,7 +184,7 @@ void ReadThrough::hgetMiss(const Keyspace& ks, std::string key, std::string fiel
       }
     }
     bump(stats_.misses);
-    fills_.fetch(ks, std::move(key), !v.isError(),
+    fills_.fetch(gen, ks, std::move(key), !v.isError(),
                  [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
                    done(reply(Read::kHGet, field, *loaded));
                  });
@@ -195,13 +201,14 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   };
   std::vector<Managed> managed;
   std::vector<std::string_view> caps;
+  GenerationPtr gen = slot_.current();
   for (std::size_t i = 1; i < cmd.args.size(); ++i) {
-    const Keyspace* ks = rules_->match(cmd.args[i], caps);
+    const Keyspace* ks = gen->rules().match(cmd.args[i], caps);
     if (ks == nullptr || ks->isHash()) continue;
     managed.push_back({i - 1, ks, cmd.args[i]});
     cmd.args[i] = ks->physicalKey(cmd.args[i]);
   }
-  redis_.execute(std::move(cmd), [this, managed = std::move(managed),
+  redis_.execute(std::move(cmd), [this, gen = std::move(gen), managed = std::move(managed),
                                   done = std::move(done)](resp::Value v) mutable {
     if (!v.isArray()) {
       done(std::move(v));
@@ -229,7 +236,7 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
       }
       bump(stats_.misses);
       ++gather->remaining;
-      fills_.fetch(*m.ks, std::move(m.key), true,
+      fills_.fetch(gen, *m.ks, std::move(m.key), true,
                    [gather, index = m.index](const LoadedPtr& loaded) {
                      gather->array.elements[index] = reply(Read::kGet, {}, *loaded);
                      if (--gather->remaining == 0) gather->done(std::move(gather->array));
@@ -241,7 +248,8 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
 
 void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallback done) {
   std::vector<std::string_view> caps;
-  const Keyspace* ks = rules_->match(key, caps);
+  GenerationPtr gen = slot_.current();
+  const Keyspace* ks = gen->rules().match(key, caps);
   if (ks == nullptr) {
     done(resp::Value::error("ERR readthru: key '" + key + "' matches no keyspace"));
     return;
@@ -253,17 +261,19 @@ void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallbac
   bump(stats_.refreshes);
   // The UNLINK of the state key goes first on the connection the load's lease step uses,
   // so the reload can never see the old value or lease.
-  invalidateKeys({key}, client_id, [this, ks, key, done = std::move(done)](resp::Value v) mutable {
-    if (v.isError()) {
-      done(std::move(v));
-      return;
-    }
-    const Read kind = ks->isHash() ? Read::kHGetAll : Read::kGet;
-    fills_.fetch(*ks, std::move(key), true,
-                 [kind, done = std::move(done)](const LoadedPtr& loaded) {
-                   done(reply(kind, {}, *loaded));
-                 });
-  });
+  invalidateKeys(
+      {key}, client_id,
+      [this, gen = std::move(gen), ks, key, done = std::move(done)](resp::Value v) mutable {
+        if (v.isError()) {
+          done(std::move(v));
+          return;
+        }
+        const Read kind = ks->isHash() ? Read::kHGetAll : Read::kGet;
+        fills_.fetch(gen, *ks, std::move(key), true,
+                     [kind, done = std::move(done)](const LoadedPtr& loaded) {
+                       done(reply(kind, {}, *loaded));
+                     });
+      });
 }
 
 std::vector<Counter> ReadThrough::counters() const {
@@ -276,6 +286,7 @@ std::vector<Counter> ReadThrough::counters() const {
                            {"readthru_gutter_served", counterValue(stats_.gutter_served)}};
   for (Counter& c : fills_.counters()) out.push_back(std::move(c));
   for (Counter& c : invalidator_.counters()) out.push_back(std::move(c));
+  for (Counter& c : slot_.counters()) out.push_back(std::move(c));
   return out;
 }
 

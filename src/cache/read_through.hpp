@@ -7,7 +7,9 @@
 // Redis cannot answer (on_cache_down, the gutter).
 //
 // Commands that do not read a managed key never come here. One ReadThrough per io thread,
-// owned by that thread; the rules, the single-flight table and the gutter are shared.
+// owned by that thread; the rules, the single-flight table and the gutter are shared. The
+// rules and the loader come in generations (generation_slot.hpp): a reload installs new
+// ones, and each request runs to its end under the generation it started with.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -19,6 +21,7 @@
 
 #include "cache/backend.hpp"
 #include "cache/fill_coordinator.hpp"
+#include "cache/generation_slot.hpp"
 #include "cache/gutter.hpp"
 #include "cache/invalidator.hpp"
 #include "cache/keyspace_rules.hpp"
@@ -43,8 +46,20 @@ class ReadThrough : public CounterSource {
     int threads = 1;  // io threads: each takes its share of a keyspace's load limits
   };
 
+  // `db` runs rules->statements().
   ReadThrough(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
-              SingleFlight& flights, Backend& redis, SourceLoader& db, Options options);
+              std::shared_ptr<SourceLoader> db, SingleFlight& flights, Backend& redis,
+              Options options);
+
+  // A reload: requests from now on use `rules`, loaded through `db` (which may be
+  // loader(), when the statements did not change). On this thread.
+  void install(std::shared_ptr<KeyspaceRules> rules, std::shared_ptr<SourceLoader> db) {
+    slot_.install(std::move(rules), std::move(db));
+  }
+  // The current generation's loader (on this thread).
+  const std::shared_ptr<SourceLoader>& loader() const { return slot_.current()->loader(); }
+  // Stops every loader, current and retired, when readthru stops (on this thread).
+  void stopLoaders() { slot_.stop(); }
 
   // Whether execute() should take this command: a GET/MGET of a key in a json, value or
   // rows keyspace, an HGET/HGETALL of a key in a hash keyspace, or a DEL/UNLINK that names
@@ -85,17 +100,15 @@ class ReadThrough : public CounterSource {
 
   // Whether a keyspace of this name is configured.
   bool hasKeyspace(const std::string& name) const {
-    for (const auto& ks : rules_->keyspaces()) {
-      if (ks->name() == name) return true;
-    }
-    return false;
+    return slot_.current()->keyspace(name) != nullptr;
   }
 
   // READTHRU.REFRESH: invalidates `key` and loads it again at once. `done` gets what GET
   // (HGETALL for a hash keyspace) would answer after the reload.
   void refresh(std::string key, std::uint64_t client_id, ReplyCallback done);
 
-  // For INFO (any thread): the read path's, the fills' and the invalidations' counters.
+  // For INFO (any thread): the read path's, the fills', the invalidations' and the
+  // loaders' counters.
   std::vector<Counter> counters() const override;
 
  private:
@@ -106,8 +119,9 @@ class ReadThrough : public CounterSource {
         cache_down_loads{0}, cache_down_errors{0}, gutter_served{0};
   };
 
-  void readOne(Read kind, const Keyspace& ks, Command cmd, ReplyCallback done);
-  void hgetMiss(const Keyspace& ks, std::string key, std::string field, ReplyCallback done);
+  void readOne(Read kind, GenerationPtr gen, const Keyspace& ks, Command cmd, ReplyCallback done);
+  void hgetMiss(GenerationPtr gen, const Keyspace& ks, std::string key, std::string field,
+                ReplyCallback done);
   void mget(Command cmd, ReplyCallback done);
   static resp::Value reply(Read kind, const std::string& field, const Loaded& loaded);
   resp::Value disabled(const Keyspace& ks);
@@ -115,9 +129,9 @@ class ReadThrough : public CounterSource {
   // While Redis is down: the gutter's copy of `key` (physical), counted, or null.
   LoadedPtr fromGutter(const std::string& key);
 
-  std::shared_ptr<KeyspaceRules> rules_;
   Backend& redis_;
   Gutter* gutter_;
+  GenerationSlot slot_;  // before fills_ and invalidator_, which use it
   FillCoordinator fills_;
   Invalidator invalidator_;
   Stats stats_;

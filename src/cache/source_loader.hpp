@@ -59,6 +59,10 @@ class SourceLoader : public CounterSource {
   // itself also carry their Fault in Error::code (kStatementTimeout, kLoadQueueFull,
   // kDatabaseDown, ...); the database rejecting the statement carries none.
   virtual void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) = 0;
+
+  // Stops for good: queries waiting or running are answered with an error, and so are
+  // later ones. On the loader's own thread (readthru stops, or a reload retired it).
+  virtual void stop() = 0;
 };
 
 }  // namespace readthru::cache

@@ -42,6 +42,8 @@ constexpr RedisSpec kReadthruCommands[] = {
      "0.1.0"},
     {"readthru.refresh", 2, kWrite, 1, 1, 1, "readthru",
      "Load a cached key from the database now and replace its value", "0.1.0"},
+    {"readthru.reload", 1, kAdmin | kNoScript, 0, 0, 0, "readthru",
+     "Re-read the config file and apply what changes without a restart, as SIGHUP does", "0.1.0"},
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +173,7 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"restore-asking", Route::kUnsupported, "cluster-internal (slot migration)"},
     {"readthru.invalidate", Route::kLocal, "readthru's own command"},
     {"readthru.refresh", Route::kLocal, "readthru's own command"},
+    {"readthru.reload", Route::kLocal, "readthru's own command"},
 };
 
 // ---------------------------------------------------------------------------------------------

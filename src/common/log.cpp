@@ -54,6 +54,12 @@ bool isLogLevel(std::string_view level) {
          level == "error" || level == "critical" || level == "off";
 }
 
+bool setLogLevel(std::string_view level) {
+  if (!isLogLevel(level)) return false;
+  spdlog::set_level(spdlog::level::from_str(std::string(level)));
+  return true;
+}
+
 bool setupLogging(std::string_view level, bool json) {
   if (!isLogLevel(level)) return false;
   spdlog::set_level(spdlog::level::from_str(std::string(level)));

@@ -14,4 +14,7 @@ bool setupLogging(std::string_view level, bool json);
 
 bool isLogLevel(std::string_view level);
 
+// Changes the level alone (a reload): the format stays. False for an unknown name.
+bool setLogLevel(std::string_view level);
+
 }  // namespace readthru

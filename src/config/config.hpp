@@ -47,6 +47,7 @@ struct BreakerConfig {
   Millis window{10000};
   Millis open_time{1000};  // first open period; doubles on each failed probe
   Millis max_open_time{30000};
+  bool operator==(const BreakerConfig&) const = default;
 };
 
 struct BackendConfig {
@@ -75,6 +76,7 @@ struct DatabaseBreakerConfig {
   int consecutive_failures = 5;  // 0: off
   Millis open_time{1000};        // first open period; doubles on each failed probe
   Millis max_open_time{30000};
+  bool operator==(const DatabaseBreakerConfig&) const = default;
 };
 
 struct PostgresConfig {
@@ -102,6 +104,7 @@ struct InvalidateRule {
   std::string table;              // "name" or "schema.name"
   std::vector<std::string> key;   // columns, one per capture of the pattern, in order
   std::vector<std::string> tags;  // templates: "team:<team_id>" names columns of `table`
+  bool operator==(const InvalidateRule&) const = default;
 };
 
 // One read-through rule, as written. Only its shape is checked here (required keys, types,
@@ -135,6 +138,8 @@ struct KeyspaceConfig {
   std::optional<std::string> fallback_value;
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns
   std::vector<InvalidateRule> invalidate;
+  // Every field, `origin` included: config_diff.hpp compares rules without their origins.
+  bool operator==(const KeyspaceConfig&) const = default;
 };
 
 // Change data capture: PostgreSQL's logical replication stream, read by one readthru

@@ -3,8 +3,10 @@
 // thread may read (for INFO) and only their own thread writes (relaxed atomics).
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,8 +39,32 @@ struct alignas(64) ThreadStats {
   }
 };
 
+// The listen.* limits a reload may change, read by every io thread as it goes (relaxed:
+// each value stands alone). Written on io thread 0 by a reload.
+struct Limits {
+  std::atomic<int> max_clients{0};
+  std::atomic<std::int64_t> idle_timeout_ms{0};
+  std::atomic<std::uint64_t> output_limit{0};
+  std::atomic<std::uint64_t> query_buffer_limit{0};  // for connections made from now on
+
+  void set(const config::ListenConfig& listen) {
+    max_clients.store(listen.max_clients, std::memory_order_relaxed);
+    idle_timeout_ms.store(listen.idle_timeout.count(), std::memory_order_relaxed);
+    output_limit.store(listen.output_limit, std::memory_order_relaxed);
+    query_buffer_limit.store(listen.query_buffer_limit, std::memory_order_relaxed);
+  }
+};
+
+// READTHRU.RELOAD: re-reads the config file. `done` runs later on `reply_on` (the asking
+// connection's thread) with "" when the new config runs, or why it was rejected.
+using ReloadHook = std::function<void(boost::asio::io_context& reply_on,
+                                      std::function<void(std::string error)> done)>;
+
 struct ServerContext {
+  // As readthru started. Its limits (max_clients, idle_timeout, output_limit,
+  // query_buffer_limit) are read from `limits`, which a reload changes.
   config::ListenConfig listen;
+  Limits limits;
   config::BackendMode backend_mode = config::BackendMode::kCluster;
   std::string config_path;
   std::string run_id;   // 40 hex characters, new at each start
@@ -52,6 +78,7 @@ struct ServerContext {
   std::vector<std::unique_ptr<SessionList>> sessions;
   // Everything whose counters INFO sums into its readthru section (all io threads).
   std::vector<const cache::CounterSource*> counter_sources;
+  ReloadHook reload;  // set before the io threads run
 };
 
 }  // namespace readthru::server

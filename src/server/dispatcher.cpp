@@ -23,9 +23,9 @@ std::string wrongArityError(std::string_view command_name) {
   return "ERR wrong number of arguments for '" + std::string(command_name) + "' command";
 }
 
-Dispatcher::Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend,
-                       cache::ReadThrough* read_through)
-    : ctx_(ctx), stats_(stats), backend_(backend), read_through_(read_through) {}
+Dispatcher::Dispatcher(boost::asio::io_context& io, ServerContext& ctx, ThreadStats& stats,
+                       cache::Backend& backend, cache::ReadThrough* read_through)
+    : io_(io), ctx_(ctx), stats_(stats), backend_(backend), read_through_(read_through) {}
 
 void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   stats_.add(stats_.commands_processed);

@@ -3,6 +3,7 @@
 // COMMAND, INFO, the emulated CLUSTER view...), or the backend behind the cache::Backend
 // port. One Dispatcher per io thread. Errors a client sees use Redis's own wording.
 
+#include <boost/asio/io_context.hpp>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,9 @@ struct ThreadStats;
 
 class Dispatcher {
  public:
-  // `read_through` is null when no keyspace is configured.
-  Dispatcher(ServerContext& ctx, ThreadStats& stats, cache::Backend& backend,
-             cache::ReadThrough* read_through);
+  // `read_through` is null when no keyspace is configured. `io` is this thread's.
+  Dispatcher(boost::asio::io_context& io, ServerContext& ctx, ThreadStats& stats,
+             cache::Backend& backend, cache::ReadThrough* read_through);
 
   // Handles one request; `args` may be moved from. Its reply goes into the session's
   // reply order, now or later.
@@ -34,11 +35,13 @@ class Dispatcher {
   // readthru_commands.cpp: READTHRU.*
   void readthruCommand(Session& session, const command::CommandSpec& spec,
                        std::vector<std::string>& args);
+  void reload(Session& session);
   // introspection.cpp
   void commandCommand(std::string& out, const std::vector<std::string>& args);
   void info(std::string& out, const std::vector<std::string>& args);
   void cluster(std::string& out, const std::vector<std::string>& args);
 
+  boost::asio::io_context& io_;
   ServerContext& ctx_;
   ThreadStats& stats_;
   cache::Backend& backend_;

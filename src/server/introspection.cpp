@@ -230,7 +230,7 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
   if (want("clients")) {
     text += "# Clients\r\n";
     line("connected_clients", ctx_.connected_clients.load(std::memory_order_relaxed));
-    line("maxclients", ctx_.listen.max_clients);
+    line("maxclients", ctx_.limits.max_clients.load(std::memory_order_relaxed));
     line("blocked_clients", 0);
     text += "\r\n";
   }

@@ -9,6 +9,10 @@ namespace readthru::server {
 
 void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& spec,
                                  std::vector<std::string>& args) {
+  if (spec.name == "readthru.reload") {  // needs no keyspaces
+    reload(session);
+    return;
+  }
   if (read_through_ == nullptr) {
     stats_.add(stats_.error_replies);
     resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
@@ -43,6 +47,20 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
                       "ERR unknown subcommand '" + args[1] +
                           "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
   }
+}
+
+// The reply waits for the reload to be applied on every io thread (or rejected). The
+// session may be gone by then: replyLater()'s callback is safe to call after it closed.
+void Dispatcher::reload(Session& session) {
+  if (!ctx_.reload) {
+    stats_.add(stats_.error_replies);
+    resp::appendError(session.replyNow(), "ERR readthru: reload is not available");
+    return;
+  }
+  ctx_.reload(io_, [reply = session.replyLater()](const std::string& error) {
+    reply(error.empty() ? resp::Value::simple("OK")
+                        : resp::Value::error("ERR readthru: reload rejected: " + error));
+  });
 }
 
 }  // namespace readthru::server

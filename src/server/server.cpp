@@ -16,8 +16,8 @@ Server::Server(ServerContext& ctx, std::vector<asio::io_context*> ios,
     : ctx_(ctx), ios_(std::move(ios)), acceptor_(*ios_.front()) {
   read_throughs.resize(ios_.size(), nullptr);
   for (std::size_t i = 0; i < ios_.size(); ++i) {
-    dispatchers_.push_back(
-        std::make_unique<Dispatcher>(ctx_, *ctx_.stats[i], *backends[i], read_throughs[i]));
+    dispatchers_.push_back(std::make_unique<Dispatcher>(*ios_[i], ctx_, *ctx_.stats[i],
+                                                        *backends[i], read_throughs[i]));
   }
 }
 
@@ -86,7 +86,8 @@ void Server::accept() {
     }
     ThreadStats& acceptor_stats = *ctx_.stats.front();  // only this thread writes these two
     acceptor_stats.add(acceptor_stats.connections_received);
-    if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= ctx_.listen.max_clients) {
+    const int max_clients = ctx_.limits.max_clients.load(std::memory_order_relaxed);
+    if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
       ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
       acceptor_stats.add(acceptor_stats.rejected_connections);
       auto sock = std::make_shared<tcp::socket>(std::move(socket));

@@ -17,9 +17,9 @@ namespace {
 constexpr std::size_t kMaxQueuedReplies = 16 * 1024;
 
 // The parser enforces listen.query_buffer_limit itself, as bytes arrive.
-resp::ParserLimits parserLimits(const config::ListenConfig& listen) {
+resp::ParserLimits parserLimits(const Limits& current) {
   resp::ParserLimits limits;
-  limits.max_request_bytes = listen.query_buffer_limit;
+  limits.max_request_bytes = current.query_buffer_limit.load(std::memory_order_relaxed);
   return limits;
 }
 }  // namespace
@@ -31,7 +31,7 @@ Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerCon
       ctx_(ctx),
       stats_(stats),
       sessions_(sessions),
-      parser_(parserLimits(ctx.listen)),
+      parser_(parserLimits(ctx.limits)),
       idle_timer_(socket_.get_executor()) {
   info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -72,7 +72,8 @@ void Session::drain() {
 
 bool Session::overloaded() const {
   return queue_.size() >= kMaxQueuedReplies ||
-         out_.size() + writing_.size() + queued_bytes_ >= ctx_.listen.output_limit / 2;
+         out_.size() + writing_.size() + queued_bytes_ >=
+             ctx_.limits.output_limit.load(std::memory_order_relaxed) / 2;
 }
 
 void Session::readMore() {
@@ -199,7 +200,7 @@ void Session::drainReady() {
 
 bool Session::backlogTooBig() {
   const std::size_t backlog = out_.size() + queued_bytes_;
-  if (closed_ || backlog <= ctx_.listen.output_limit) return false;
+  if (closed_ || backlog <= ctx_.limits.output_limit.load(std::memory_order_relaxed)) return false;
   // The client does not read its replies (or one slow reply holds back a flood of others):
   // drop it rather than hold unbounded memory.
   stats_.add(stats_.output_limit_disconnects);
@@ -248,7 +249,7 @@ void Session::flush() {
 // Closing
 
 void Session::armIdleTimer() {
-  const auto idle = ctx_.listen.idle_timeout;
+  const Millis idle(ctx_.limits.idle_timeout_ms.load(std::memory_order_relaxed));
   if (idle.count() == 0 || closed_) return;
   idle_timer_.expires_after(idle);
   idle_timer_.async_wait([self = shared_from_this(), idle](boost::system::error_code ec) {

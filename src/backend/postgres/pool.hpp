@@ -65,7 +65,7 @@ class Pool : public cache::SourceLoader {
   void start();
   // Drops every connection for good; waiting and running queries are answered with
   // "database unreachable: loader stopped". Later queries get the same answer.
-  void stop();
+  void stop() override;
 
   // See cache::SourceLoader. Errors of its own: "too many loads waiting", "statement
   // timeout", "database unreachable: <reason>", "statement not prepared: <reason>",

@@ -117,16 +117,9 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
   dir_ = tmpl;
   log_ = dir_ + "/readthru.log";
   port_ = freePort();
-  const std::string config = dir_ + "/readthru.yaml";
-  {
-    std::ofstream out(config);
-    out << "listen:\n  address: 127.0.0.1\n  port: " << port_ << "\n";
-    // stop() gives SIGTERM 10 s: a test that ends with a request stuck (a hung database)
-    // must not spend them all draining it, at the default drain_timeout of 10 s.
-    if (listen_extra.find("drain_timeout:") == std::string::npos) out << "  drain_timeout: 3s\n";
-    out << listen_extra << "backend:\n" << backend_yaml << sections << "log:\n  level: info\n";
-  }
-  pid_ = spawn(config, log_);
+  config_ = dir_ + "/readthru.yaml";
+  rewriteConfig(backend_yaml, listen_extra, sections);
+  pid_ = spawn(config_, log_);
   // Ready when it answers PING. One that does not is killed and reaped before the test
   // fails, so it holds nothing (ports, leases, slots) for the tests after it.
   std::string failure;
@@ -180,6 +173,27 @@ ExitResult runUntilExit(const std::string& config_yaml, std::chrono::millisecond
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
   return result;
+}
+
+void ReadthruProcess::rewriteConfig(const std::string& backend_yaml,
+                                    const std::string& listen_extra, const std::string& sections) {
+  std::ostringstream out;
+  out << "listen:\n  address: 127.0.0.1\n  port: " << port_ << "\n";
+  // stop() gives SIGTERM 10 s: a test that ends with a request stuck (a hung database)
+  // must not spend them all draining it, at the default drain_timeout of 10 s.
+  if (listen_extra.find("drain_timeout:") == std::string::npos) out << "  drain_timeout: 3s\n";
+  out << listen_extra << "backend:\n" << backend_yaml << sections;
+  if (sections.find("\nlog:") == std::string::npos && sections.rfind("log:", 0) != 0) {
+    out << "log:\n  level: info\n";
+  }
+  writeRawConfig(out.str());
+}
+
+void ReadthruProcess::writeRawConfig(const std::string& text) {
+  // Written aside and renamed into place: a reload never reads half a file.
+  const std::string tmp = config_ + ".tmp";
+  std::ofstream(tmp) << text;
+  std::filesystem::rename(tmp, config_);
 }
 
 std::string ReadthruProcess::log() const {

@@ -37,6 +37,13 @@ class ReadthruProcess {
 
   std::uint16_t port() const { return port_; }
   const std::string& logPath() const { return log_; }
+  const std::string& configPath() const { return config_; }
+  // Writes its config file again as the constructor did (same port, same defaults), for
+  // a reload (signal(SIGHUP) or READTHRU.RELOAD) to read.
+  void rewriteConfig(const std::string& backend_yaml, const std::string& listen_extra = "",
+                     const std::string& sections = "");
+  // Writes `text` as its config file, as it is (a broken file for a reload to reject).
+  void writeRawConfig(const std::string& text);
   // The log so far.
   std::string log() const;
   // Sends `sig` and returns at once (a stop whose drain the test watches).
@@ -58,6 +65,7 @@ class ReadthruProcess {
   bool stop_forced_ = false;  // SIGTERM was not enough
   std::uint16_t port_ = 0;
   std::string dir_;
+  std::string config_;
   std::string log_;
 };
 
