@@ -13,8 +13,12 @@ namespace readthru::server {
 namespace asio = boost::asio;
 
 namespace {
-// Replies a client may have outstanding before we stop reading its requests.
-constexpr std::size_t kMaxQueuedReplies = 16 * 1024;
+// Replies a client may have outstanding before we stop reading its requests. It bounds what
+// a client asks for before any reply is back, when the output backlog cannot pause it yet:
+// at 16K, a client that never read was sent 64 MiB of 4 KiB GET replies (and dropped at
+// output_limit) before it could be paused; a pipeline of 1,024 keeps redis-cli --pipe as
+// fast (tests/fault/client_flood_test.cpp).
+constexpr std::size_t kMaxQueuedReplies = 1024;
 
 // The parser enforces listen.query_buffer_limit itself, as bytes arrive.
 resp::ParserLimits parserLimits(const Limits& current) {

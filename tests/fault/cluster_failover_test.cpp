@@ -40,47 +40,10 @@ long long ms(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-// What scripts/stack calls healthy: six nodes that agree, three masters with a replica each.
-bool clusterHealthy() {
-  try {
-    int masters = 0, replicas = 0;
-    for (std::uint16_t p : kClusterPorts) {
-      Client c(p);
-      const std::string info = show(c.call({"CLUSTER", "INFO"}));
-      if (info.find("cluster_state:ok") == std::string::npos) return false;
-      if (info.find("cluster_known_nodes:6") == std::string::npos) return false;
-      std::size_t listed = 0;
-      for (const auto& o : clusterSlots(p)) listed += 1 + o.replicas.size();
-      if (listed != 6) return false;
-      const std::string repl = show(c.call({"INFO", "replication"}));
-      if (repl.find("role:master") != std::string::npos) ++masters;
-      if (repl.find("master_link_status:up") != std::string::npos) ++replicas;
-    }
-    return masters == 3 && replicas == 3;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // Starts `redis-server conf`: it daemonizes, so the child we wait for exits at once.
 bool startNode(const std::string& conf) {
   const auto status = reapChild(spawnRedisServer({conf}), 10s);
   return status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-}
-
-// Every replica has everything its master acknowledged (offsets equal).
-bool replicasCaughtUp() {
-  for (const auto& o : clusterSlots()) {
-    Client m(o.master);
-    const auto master_offset =
-        infoInteger(show(m.call({"INFO", "replication"})), "master_repl_offset");
-    for (std::uint16_t r : o.replicas) {
-      Client rc(r);
-      const auto offset = infoInteger(show(rc.call({"INFO", "replication"})), "slave_repl_offset");
-      if (!master_offset || !offset || *offset < *master_offset) return false;
-    }
-  }
-  return true;
 }
 
 struct Tally {

@@ -29,7 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kTag = "{mig}";
 constexpr int kFillerKeys = 300;  // migrated slowly, after the keys the clients use
-constexpr int kBatch = 10;
 constexpr int kCounters = 4;
 constexpr int kThreads = 4;
 
@@ -40,78 +39,6 @@ std::string fillerKey(int i) { return std::string(kTag) + "filler:" + std::to_st
 std::int64_t readthruCounter(std::uint16_t port, const char* name) {
   Client c(port);
   return infoInteger(show(c.call({"INFO", "readthru"})), name).value_or(-1);
-}
-
-void expectOk(const resp::Value& v, const std::string& what) {
-  if (v.type != resp::Type::kSimple || v.str != "OK") {
-    throw std::runtime_error(what + ": " + show(v));
-  }
-}
-
-// Moves every key of `slot` from `src` to `dst` (ports of masters), then assigns the
-// slot to `dst` everywhere. `between_batches` runs after each MIGRATE batch.
-void migrateSlot(
-    std::int64_t slot, std::uint16_t src, std::uint16_t dst,
-    const std::vector<std::string>& first_keys,
-    const std::function<void()>& between_batches = [] {}) {
-  const std::string s = std::to_string(slot);
-  const std::string src_id = nodeId(src);
-  const std::string dst_id = nodeId(dst);
-  Client source(src);
-  Client target(dst);
-  expectOk(target.call({"CLUSTER", "SETSLOT", s, "IMPORTING", src_id}), "SETSLOT IMPORTING");
-  expectOk(source.call({"CLUSTER", "SETSLOT", s, "MIGRATING", dst_id}), "SETSLOT MIGRATING");
-  auto migrate = [&](const std::vector<std::string>& keys) {
-    std::vector<std::string> cmd{"MIGRATE", "127.0.0.1", std::to_string(dst), "", "0",
-                                 "5000",    "KEYS"};
-    cmd.insert(cmd.end(), keys.begin(), keys.end());
-    const auto v = source.call(cmd);
-    if (show(v) != "OK" && show(v) != "NOKEY") throw std::runtime_error("MIGRATE: " + show(v));
-  };
-  if (!first_keys.empty()) {
-    migrate(first_keys);
-    between_batches();
-  }
-  while (true) {
-    const auto keys = source.call({"CLUSTER", "GETKEYSINSLOT", s, std::to_string(kBatch)});
-    if (!keys.isArray()) throw std::runtime_error("GETKEYSINSLOT: " + show(keys));
-    if (keys.elements.empty()) break;
-    std::vector<std::string> batch;
-    for (const auto& k : keys.elements) batch.push_back(k.str);
-    migrate(batch);
-    between_batches();
-  }
-  // The target first (it then owns the slot), then the source, then everyone else.
-  expectOk(target.call({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "SETSLOT NODE on target");
-  expectOk(source.call({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "SETSLOT NODE on source");
-  for (std::uint16_t port : masterPorts()) {
-    if (port != src && port != dst) {
-      expectOk(Client(port).call({"CLUSTER", "SETSLOT", s, "NODE", dst_id}), "SETSLOT NODE");
-    }
-  }
-}
-
-// True once every node of the cluster reports `owner` as the slot's master.
-bool everyNodeAgrees(std::int64_t slot, std::uint16_t owner) {
-  for (std::uint16_t port : kClusterPorts) {
-    try {
-      if (slotOwner(slot, port).master != owner) return false;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  return true;
-}
-
-void waitUntilEveryNodeAgrees(std::int64_t slot, std::uint16_t owner) {
-  const auto deadline = Clock::now() + 10s;
-  while (!everyNodeAgrees(slot, owner)) {
-    if (Clock::now() > deadline) {
-      throw std::runtime_error("nodes do not agree that slot " + std::to_string(slot) + " is on " +
-                               std::to_string(owner));
-    }
-    std::this_thread::sleep_for(50ms);
-  }
 }
 
 class Migration : public ::testing::Test {

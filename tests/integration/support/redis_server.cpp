@@ -29,19 +29,23 @@ bool answersPing(std::uint16_t port) {
 
 }  // namespace
 
-pid_t spawnRedisServer(const std::vector<std::string>& args) {
+pid_t spawnProgram(const std::string& program, const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("redis-server"));
+  argv.push_back(const_cast<char*>(program.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     for (int fd = 3; fd < 4096; ++fd) ::close(fd);
-    ::execvp("redis-server", argv.data());
+    ::execvp(program.c_str(), argv.data());
     ::_exit(127);
   }
   return pid;
+}
+
+pid_t spawnRedisServer(const std::vector<std::string>& args) {
+  return spawnProgram("redis-server", args);
 }
 
 RedisServer::RedisServer() : port_(freePort()) { start(); }

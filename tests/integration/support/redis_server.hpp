@@ -11,9 +11,11 @@
 
 namespace readthru::testing {
 
-// Runs `redis-server args...` as a child holding none of our descriptors beyond the
-// standard three: a lock the test runner holds (flock on the stack) must never live on in
-// a server, least of all one that daemonizes. Returns the child's pid.
+// Runs `program args...` (found on PATH, or a path) as a child holding none of our
+// descriptors beyond the standard three: a lock the test runner holds (flock on the stack)
+// must never live on in a server, least of all one that daemonizes. Returns the child's
+// pid; reapChild() waits for it.
+pid_t spawnProgram(const std::string& program, const std::vector<std::string>& args);
 pid_t spawnRedisServer(const std::vector<std::string>& args);
 
 class RedisServer {
