@@ -16,7 +16,7 @@ using Posix = asio::posix::stream_descriptor;
 namespace {
 
 constexpr Millis kFirstBackoff{100};
-constexpr Millis kMaxBackoff{5000};
+constexpr Millis kMaxBackoff{2000};
 constexpr Millis kDefaultConnectTimeout{2000};
 
 struct ResultDeleter {

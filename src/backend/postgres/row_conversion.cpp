@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <optional>
+#include <string_view>
 
 #include "common/fault.hpp"
 
@@ -32,6 +33,18 @@ enum : std::uint32_t {
 };
 
 constexpr const char* kQueryCanceled = "57014";  // statement_timeout (or a cancel request)
+
+// Which SQLSTATEs are not the database's answer to the statement but a failure of the
+// database itself, by code (class 57P: operator intervention, such as a shutdown; class
+// 08: the connection).
+Fault faultOfState(const char* state) {
+  if (state == nullptr) return Fault::kNone;
+  // The server's statement_timeout cancels the query: a timeout, not a refusal.
+  if (std::strcmp(state, kQueryCanceled) == 0) return Fault::kStatementTimeout;
+  const std::string_view code(state);
+  if (code.starts_with("57P") || code.starts_with("08")) return Fault::kDatabaseDown;
+  return Fault::kNone;
+}
 
 std::optional<unsigned> hexDigit(char c) {
   if (c >= '0' && c <= '9') return static_cast<unsigned>(c - '0');
@@ -205,11 +218,12 @@ Result<cache::RowSet> queryOutcome(const pg_result* res, const pg_conn* conn) {
     case PGRES_PIPELINE_ABORTED:
       return Error{"query aborted by an earlier error in the pipeline"};
     default: {
-      // The server's statement_timeout cancels the query: a timeout, not a refusal.
-      const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-      const bool canceled = state != nullptr && std::strcmp(state, kQueryCanceled) == 0;
+      const Fault fault = faultOfState(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+      if (fault == Fault::kDatabaseDown) {
+        return Error{"database unreachable: " + resultError(res, conn), fault};
+      }
       return Error{resultError(res, conn),
-                   canceled ? std::error_code(Fault::kStatementTimeout) : std::error_code()};
+                   fault == Fault::kNone ? std::error_code() : std::error_code(fault)};
     }
   }
 }

@@ -44,7 +44,8 @@ Result<cache::RowSet> queryOutcome(const pg_result* res, const pg_conn* conn);
 // The columns a result (or a described statement) has.
 std::vector<cache::Column> columnsOf(const pg_result* res);
 // The database's own words for a failed command, without "ERROR:" or detail lines;
-// SQLSTATE 57014 (statement_timeout) becomes kStatementTimeout.
+// SQLSTATE 57014 (statement_timeout) becomes kStatementTimeout. queryOutcome() also types
+// a shutdown or a broken connection (57P*, 08*) as kDatabaseDown.
 std::string resultError(const pg_result* res, const pg_conn* conn);
 // The connection's last error, on one line ("connection failed" if libpq says nothing).
 std::string connError(const pg_conn* conn);

@@ -58,6 +58,10 @@ TEST(PostgresPoolFailure, ReconnectsAfterTheSessionIsKilled) {
   ASSERT_FALSE(running->ok());
   EXPECT_NE(running->error().message.find("terminat"), std::string::npos)
       << running->error().message;
+  // A session the server ended is the database failing, not its answer (SQLSTATE 57P01).
+  EXPECT_EQ(faultOf(running->error().code), Fault::kDatabaseDown) << running->error().message;
+  EXPECT_TRUE(startsWith(running->error().message, "database unreachable: "))
+      << running->error().message;
   std::string new_pid;
   ASSERT_TRUE(h.runUntil(
       [&] {
