@@ -7,6 +7,7 @@
 #include "cache/fill_script.hpp"
 #include "cache/row_encoding.hpp"
 #include "cache/side_keys.hpp"
+#include "cache/stale_ladder.hpp"
 #include "common/fault.hpp"
 
 namespace readthru::cache {
@@ -73,7 +74,11 @@ LoadedPtr fromRead(resp::Value read) {
 // One leader's load of one key; shared by the callbacks of its steps.
 struct FillCoordinator::Fill {
   SingleFlight::FlightPtr flight;
-  GenerationPtr gen;  // keeps *ks and its batcher alive across a reload
+  GenerationPtr gen;     // keeps *ks and its batcher alive across a reload
+  LadderPolicy ladder;   // the keyspace's stale ladder (stale_ladder.hpp)
+  std::string meta_key;  // with a ladder: the value's freshness, written with it
+  bool reload = false;   // replaces a value Redis still holds (refresh ahead, stale)
+  Clock::time_point load_started;
   const Keyspace* ks = nullptr;
   std::string logical;  // as the client named it: its captures feed the query
   std::string key;      // as Redis holds it (Keyspace::physicalKey)
@@ -139,8 +144,14 @@ LoadedCallback FillCoordinator::withDeadline(const GenerationPtr& gen, const Key
   };
 }
 
+void FillCoordinator::refresh(const GenerationPtr& gen, const Keyspace& ks, std::string logical) {
+  bump(stats_.background_refreshes);
+  fetch(
+      gen, ks, std::move(logical), true, [](const LoadedPtr&) {}, Fetch::kReload);
+}
+
 void FillCoordinator::fetch(const GenerationPtr& gen, const Keyspace& ks, std::string logical,
-                            bool redis_ok, LoadedCallback done) {
+                            bool redis_ok, LoadedCallback done, Fetch kind) {
   done = withDeadline(gen, ks, logical, std::move(done));
   std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
@@ -153,6 +164,9 @@ void FillCoordinator::fetch(const GenerationPtr& gen, const Keyspace& ks, std::s
   fill->gen = gen;
   fill->ks = &ks;
   fill->state_key = stateKey(key);
+  fill->ladder = LadderPolicy::of(ks.cfg());
+  if (fill->ladder.enabled()) fill->meta_key = metaKey(key);
+  fill->reload = kind == Fetch::kReload;
   fill->key = std::move(key);
   fill->logical = std::move(logical);
   fill->lease = std::string(kLeasePrefix) + options_.instance + ":" + std::to_string(++next_token_);
@@ -192,7 +206,9 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
   resp::Value& read = fill->step[1];
   fill->leased = state.type == resp::Type::kNil;
   fill->tag_epoch = tagEpoch(fill->step[2]);
-  if (found(read)) {  // filled by someone else since our first read
+  // Filled by someone else since our first read; or, for a reload that did not get the
+  // lease, what Redis holds while another instance reloads it.
+  if (found(read) && !(fill->reload && fill->leased)) {
     fill->gen->batcher(*fill->ks).unexpect();
     release(*fill);
     flights_.finish(fill->flight, fromRead(std::move(read)));
@@ -239,6 +255,7 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
 
 void FillCoordinator::load(const std::shared_ptr<Fill>& fill) {
   bump(stats_.loads);
+  fill->load_started = Clock::now();
   const Keyspace& ks = *fill->ks;
   std::vector<std::string_view> caps;
   ks.pattern().match(fill->logical, caps);
@@ -316,8 +333,16 @@ void FillCoordinator::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded)
       return;
     }
     // The script writes only while our lease is still there (fill_script.hpp), and drops it.
+    // With a stale ladder the value outlives its freshness by the grace, and its meta key
+    // says until when it is fresh and how long this load took.
+    const Millis ttl = ttlWithJitter(ks);
     std::vector<std::string> args{std::string(ks.isHash() ? "h" : "v"), fill->lease,
-                                  std::to_string(ttlWithJitter(ks).count())};
+                                  std::to_string((ttl + fill->ladder.grace()).count())};
+    if (!fill->meta_key.empty()) {
+      const auto delta =
+          std::chrono::duration_cast<Millis>(Clock::now() - fill->load_started).count();
+      args.push_back(encodeMeta({unixMillis() + ttl.count(), std::max<std::int64_t>(delta, 1)}));
+    }
     if (ks.isHash()) {
       for (const auto& [f, v] : loaded->fields) {
         args.push_back(f);
@@ -331,6 +356,9 @@ void FillCoordinator::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded)
     // The marker replaces our lease in the same key: one write, no moment without either.
     fillScript(*fill, {"n", fill->lease, std::to_string(ks.cfg().negative_ttl.count())},
                std::move(finish));
+  } else if (!fill->meta_key.empty()) {
+    // The row is gone: a stale copy of it must not stay to be served.
+    fillScript(*fill, {"x", fill->lease, "0"}, std::move(finish));
   } else {
     release(*fill);
     flights_.finish(fill->flight, loaded);
@@ -355,7 +383,9 @@ void FillCoordinator::fillScript(const Fill& fill, std::vector<std::string> args
     if (store && v.type == resp::Type::kInteger && v.integer == 0) bump(stats_.fills_rejected);
     done(std::move(v));
   };
-  std::vector<std::string> call{"EVALSHA", script_sha_, "2", fill.key, fill.state_key};
+  std::vector<std::string> call{"EVALSHA", script_sha_, fill.meta_key.empty() ? "2" : "3", fill.key,
+                                fill.state_key};
+  if (!fill.meta_key.empty()) call.push_back(fill.meta_key);
   call.insert(call.end(), std::make_move_iterator(args.begin()),
               std::make_move_iterator(args.end()));
   if (script_sha_.empty()) {
@@ -386,6 +416,11 @@ void FillCoordinator::fillScript(const Fill& fill, std::vector<std::string> args
   });
 }
 
+std::int64_t FillCoordinator::unixMillis() {
+  return std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
   const auto ttl = ks.cfg().ttl.count();
   const int jitter = ks.cfg().ttl_jitter_percent;
@@ -397,18 +432,20 @@ Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
 }
 
 std::vector<Counter> FillCoordinator::counters() const {
-  std::vector<Counter> out{{"readthru_loads", counterValue(stats_.loads)},
-                           {"readthru_load_errors", counterValue(stats_.load_errors)},
-                           {"readthru_negative_hits", counterValue(stats_.negative_hits)},
-                           {"readthru_singleflight_joins", counterValue(stats_.singleflight_joins)},
-                           {"readthru_lease_waits", counterValue(stats_.lease_waits)},
-                           {"readthru_lease_takeovers", counterValue(stats_.lease_takeovers)},
-                           {"readthru_store_errors", counterValue(stats_.store_errors)},
-                           {"readthru_values_too_big", counterValue(stats_.values_too_big)},
-                           {"readthru_fills_cancelled", counterValue(stats_.fills_cancelled)},
-                           {"readthru_fills_rejected", counterValue(stats_.fills_rejected)},
-                           {"readthru_fallbacks_served", counterValue(stats_.fallbacks_served)},
-                           {"readthru_deadlines", counterValue(stats_.deadlines)}};
+  std::vector<Counter> out{
+      {"readthru_loads", counterValue(stats_.loads)},
+      {"readthru_load_errors", counterValue(stats_.load_errors)},
+      {"readthru_negative_hits", counterValue(stats_.negative_hits)},
+      {"readthru_singleflight_joins", counterValue(stats_.singleflight_joins)},
+      {"readthru_lease_waits", counterValue(stats_.lease_waits)},
+      {"readthru_lease_takeovers", counterValue(stats_.lease_takeovers)},
+      {"readthru_store_errors", counterValue(stats_.store_errors)},
+      {"readthru_values_too_big", counterValue(stats_.values_too_big)},
+      {"readthru_fills_cancelled", counterValue(stats_.fills_cancelled)},
+      {"readthru_fills_rejected", counterValue(stats_.fills_rejected)},
+      {"readthru_fallbacks_served", counterValue(stats_.fallbacks_served)},
+      {"readthru_deadlines", counterValue(stats_.deadlines)},
+      {"readthru_background_refreshes", counterValue(stats_.background_refreshes)}};
   for (Counter& c : tags_.counters()) out.push_back(std::move(c));
   return out;
 }

@@ -56,8 +56,17 @@ class FillCoordinator : public CounterSource {
   // gets the outcome on this thread, or the request_deadline error first. With `redis_ok`
   // false (Redis just failed) no lease is taken and nothing is stored: the database
   // answers alone.
+  // kReload (the stale ladder): Redis holds a value that is to be replaced; with the lease
+  // it is loaded even though Redis has it, without the lease (another instance reloads)
+  // `done` gets what Redis holds.
+  enum class Fetch : std::uint8_t { kMiss, kReload };
   void fetch(const GenerationPtr& gen, const Keyspace& ks, std::string logical, bool redis_ok,
-             LoadedCallback done);
+             LoadedCallback done, Fetch kind = Fetch::kMiss);
+  // A background reload (refresh ahead, stale while revalidate): nobody waits for it.
+  void refresh(const GenerationPtr& gen, const Keyspace& ks, std::string logical);
+
+  // Now as Unix time in ms: the stale ladder's clock, shared by every instance.
+  static std::int64_t unixMillis();
 
   // An invalidated key (physical): a load of it in flight must not store, and the gutter's
   // copy goes.
@@ -70,7 +79,7 @@ class FillCoordinator : public CounterSource {
   struct Stats {
     std::atomic<std::uint64_t> loads{0}, load_errors{0}, negative_hits{0}, singleflight_joins{0},
         lease_waits{0}, lease_takeovers{0}, store_errors{0}, values_too_big{0}, fills_cancelled{0},
-        fills_rejected{0}, fallbacks_served{0}, deadlines{0};
+        fills_rejected{0}, fallbacks_served{0}, deadlines{0}, background_refreshes{0};
   };
 
   LoadedCallback withDeadline(const GenerationPtr& gen, const Keyspace& ks,

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "cache/side_keys.hpp"
+#include "cache/stale_ladder.hpp"
 #include "command/key_slot.hpp"
 #include "common/log.hpp"
 
@@ -96,6 +97,7 @@ void Invalidator::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
     if (const Keyspace* ks = slot_.current()->rules().match(key, caps)) {
       key = ks->physicalKey(key);
       states.push_back(stateKey(key));
+      if (LadderPolicy::of(ks->cfg()).enabled()) states.push_back(metaKey(key));
     }
     fills_.forget(key);
     bump(stats_.invalidated_keys);
@@ -195,6 +197,7 @@ void Invalidator::tagStep(const std::shared_ptr<TagDrain>& drain) {
       fills_.forget(m.str);
       bump(stats_.invalidated_keys);
       states.push_back(stateKey(m.str));
+      states.push_back(metaKey(m.str));  // a stale-ladder key's; UNLINK skips what is not there
       keys.push_back(std::move(m.str));
     }
     drain->cursor = std::move(v.elements[0].str);
@@ -290,6 +293,7 @@ void Invalidator::sweepStep(const std::shared_ptr<Sweep>& sw) {
           } else if (sweepable(sw->only, k.str)) {
             fills_.forget(k.str);
             states.push_back(stateKey(k.str));
+            states.push_back(metaKey(k.str));
             keys.push_back(std::move(k.str));
           }
         }

@@ -3,8 +3,12 @@
 
 #include "cache/read_through.hpp"
 
+#include <optional>
+#include <random>
+
 #include "cache/availability.hpp"
 #include "cache/side_keys.hpp"
+#include "cache/stale_ladder.hpp"
 
 namespace readthru::cache {
 namespace {
@@ -125,40 +129,120 @@ void ReadThrough::readOne(Read kind, GenerationPtr gen, const Keyspace& ks, Comm
     done(disabled(ks));
     return;
   }
-  std::string key = cmd.args[1];
-  cmd.args[1] = ks.physicalKey(key);
-  std::string field = kind == Read::kHGet ? cmd.args[2] : std::string();
-  redis_.execute(std::move(cmd), [this, gen = std::move(gen), &ks, kind, key = std::move(key),
-                                  field = std::move(field),
-                                  done = std::move(done)](resp::Value v) mutable {
-    const bool hit =
-        kind == Read::kHGetAll ? v.isArray() && !v.elements.empty() : v.type == resp::Type::kBulk;
-    if (hit || isWrongType(v)) {
-      bump(stats_.hits);
-      done(std::move(v));
-      return;
-    }
-    if (v.isError() && !readableWhileDown(ks, v)) {
-      done(std::move(v));
-      return;
-    }
-    const bool redis_ok = !v.isError();
-    if (!redis_ok) {
-      if (LoadedPtr kept = fromGutter(ks.physicalKey(key))) {
-        done(reply(kind, field, *kept));
-        return;
-      }
-    }
-    if (kind == Read::kHGet && redis_ok) {
-      hgetMiss(gen, ks, std::move(key), std::move(field), std::move(done));
-      return;
-    }
-    bump(stats_.misses);
-    fills_.fetch(gen, ks, std::move(key), redis_ok,
-                 [kind, field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
-                   done(reply(kind, field, *loaded));
+  Target t{kind, std::move(gen), &ks, cmd.args[1],
+           kind == Read::kHGet ? cmd.args[2] : std::string()};
+  cmd.args[1] = ks.physicalKey(t.key);
+  if (LadderPolicy::of(ks.cfg()).enabled()) {
+    readWithFreshness(std::move(t), std::move(cmd), std::move(done));
+    return;
+  }
+  redis_.execute(std::move(cmd),
+                 [this, t = std::move(t), done = std::move(done)](resp::Value v) mutable {
+                   afterRead(std::move(t), std::move(v), std::move(done));
                  });
+}
+
+bool ReadThrough::isHit(Read kind, const resp::Value& v) {
+  return kind == Read::kHGetAll ? v.isArray() && !v.elements.empty() : v.type == resp::Type::kBulk;
+}
+
+// What Redis answered a read: a hit, a miss to load, or an outage to fail open from.
+void ReadThrough::afterRead(Target t, resp::Value v, ReplyCallback done) {
+  const Keyspace& ks = *t.ks;
+  if (isHit(t.kind, v) || isWrongType(v)) {
+    bump(stats_.hits);
+    done(std::move(v));
+    return;
+  }
+  if (v.isError() && !readableWhileDown(ks, v)) {
+    done(std::move(v));
+    return;
+  }
+  const bool redis_ok = !v.isError();
+  if (!redis_ok) {
+    if (LoadedPtr kept = fromGutter(ks.physicalKey(t.key))) {
+      done(reply(t.kind, t.field, *kept));
+      return;
+    }
+  }
+  if (t.kind == Read::kHGet && redis_ok) {
+    hgetMiss(std::move(t.gen), ks, std::move(t.key), std::move(t.field), std::move(done));
+    return;
+  }
+  bump(stats_.misses);
+  fills_.fetch(t.gen, ks, std::move(t.key), redis_ok,
+               [kind = t.kind, field = std::move(t.field), done = std::move(done)](
+                   const LoadedPtr& loaded) { done(reply(kind, field, *loaded)); });
+}
+
+// A stale-ladder keyspace: the value and its meta key in one round trip (same node), then
+// the ladder decides.
+void ReadThrough::readWithFreshness(Target t, Command cmd, ReplyCallback done) {
+  struct Both {
+    Target t;
+    ReplyCallback done;
+    resp::Value data, meta;
+    int replies = 0;
+  };
+  auto both = std::make_shared<Both>();
+  const std::string meta_key = metaKey(cmd.args[1]);
+  both->t = std::move(t);
+  both->done = std::move(done);
+  auto arrived = [this, both] {
+    if (++both->replies < 2) return;
+    climb(std::move(both->t), std::move(both->data), both->meta, std::move(both->done));
+  };
+  redis_.execute(std::move(cmd), [both, arrived](resp::Value v) {
+    both->data = std::move(v);
+    arrived();
   });
+  redis_.send({"GET", meta_key}, [both, arrived](resp::Value v) {
+    both->meta = std::move(v);
+    arrived();
+  });
+}
+
+void ReadThrough::climb(Target t, resp::Value data, const resp::Value& meta, ReplyCallback done) {
+  if (!isHit(t.kind, data)) {
+    afterRead(std::move(t), std::move(data), std::move(done));
+    return;
+  }
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const double u = 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(rng);  // (0, 1]
+  const auto freshness =
+      meta.type == resp::Type::kBulk ? parseMeta(meta.str) : std::optional<FreshnessMeta>();
+  const LadderStep step =
+      ladderStep(LadderPolicy::of(t.ks->cfg()), freshness, FillCoordinator::unixMillis(), u);
+  switch (step) {
+    case LadderStep::kServe:
+      bump(stats_.hits);
+      done(std::move(data));
+      return;
+    case LadderStep::kRefreshAhead:
+    case LadderStep::kServeStale:
+      bump(stats_.hits);
+      bump(step == LadderStep::kServeStale ? stats_.stale_served : stats_.refreshed_ahead);
+      done(std::move(data));
+      fills_.refresh(t.gen, *t.ks, std::move(t.key));
+      return;
+    case LadderStep::kReloadOrServeOnError:
+    case LadderStep::kReload:
+      break;
+  }
+  bump(stats_.misses);
+  const bool serve_on_error = step == LadderStep::kReloadOrServeOnError;
+  fills_.fetch(
+      t.gen, *t.ks, std::move(t.key), true,
+      [this, serve_on_error, kind = t.kind, field = std::move(t.field), stale = std::move(data),
+       done = std::move(done)](const LoadedPtr& loaded) mutable {
+        if (serve_on_error && loaded->kind == Loaded::Kind::kError) {
+          bump(stats_.stale_if_error_served);
+          done(std::move(stale));
+          return;
+        }
+        done(reply(kind, field, *loaded));
+      },
+      FillCoordinator::Fetch::kReload);
 }
 
 // HGET answers nil both for a missing key and for a missing field: only a missing key is
@@ -191,24 +275,33 @@ void ReadThrough::hgetMiss(GenerationPtr gen, const Keyspace& ks, std::string ke
   });
 }
 
-// One MGET for every key (the backend splits it by slot), then a load for each managed
-// key that came back nil. Loads of one keyspace batch together.
+// One MGET for every key (the backend splits it by slot), with the meta keys of
+// stale-ladder keyspaces after them; then a load for each managed key that came back nil,
+// and the ladder's step for each stale-ladder value. Loads of one keyspace batch together.
 void ReadThrough::mget(Command cmd, ReplyCallback done) {
   struct Managed {
     std::size_t index;
     const Keyspace* ks;
     std::string key;
+    std::size_t meta_index = 0;  // 0: no stale ladder
   };
   std::vector<Managed> managed;
   std::vector<std::string_view> caps;
   GenerationPtr gen = slot_.current();
-  for (std::size_t i = 1; i < cmd.args.size(); ++i) {
+  const std::size_t count = cmd.args.size() - 1;
+  std::vector<std::string> metas;
+  for (std::size_t i = 1; i <= count; ++i) {
     const Keyspace* ks = gen->rules().match(cmd.args[i], caps);
     if (ks == nullptr || ks->isHash()) continue;
-    managed.push_back({i - 1, ks, cmd.args[i]});
+    Managed& m = managed.emplace_back(Managed{i - 1, ks, cmd.args[i]});
     cmd.args[i] = ks->physicalKey(cmd.args[i]);
+    if (LadderPolicy::of(ks->cfg()).enabled()) {
+      m.meta_index = count + metas.size();
+      metas.push_back(metaKey(cmd.args[i]));
+    }
   }
-  redis_.execute(std::move(cmd), [this, gen = std::move(gen), managed = std::move(managed),
+  for (std::string& meta : metas) cmd.args.push_back(std::move(meta));
+  redis_.execute(std::move(cmd), [this, gen = std::move(gen), managed = std::move(managed), count,
                                   done = std::move(done)](resp::Value v) mutable {
     if (!v.isArray()) {
       done(std::move(v));
@@ -216,18 +309,36 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
     }
     struct Gather {
       resp::Value array;
+      std::size_t count = 0;  // the client's keys: the meta keys' replies are dropped
       std::size_t remaining = 0;
       ReplyCallback done;
+      void oneDone() {
+        if (--remaining > 0) return;
+        if (array.elements.size() > count) array.elements.resize(count);
+        done(std::move(array));
+      }
     };
     auto gather = std::make_shared<Gather>();
     gather->array = std::move(v);
+    gather->count = count;
     gather->done = std::move(done);
     gather->remaining = 1;  // held until every load below has started
+    auto& elements = gather->array.elements;
     for (Managed& m : managed) {
-      if (m.index >= gather->array.elements.size()) continue;
-      resp::Value& slot = gather->array.elements[m.index];
+      if (m.index >= elements.size()) continue;
+      resp::Value& slot = elements[m.index];
       if (m.ks->state() == Keyspace::State::kFailed) {
         slot = disabled(*m.ks);
+        continue;
+      }
+      auto into = [gather, index = m.index](resp::Value answer) {
+        gather->array.elements[index] = std::move(answer);
+        gather->oneDone();
+      };
+      if (slot.type != resp::Type::kNil && m.meta_index != 0 && m.meta_index < elements.size()) {
+        ++gather->remaining;
+        climb({Read::kGet, gen, m.ks, std::move(m.key), {}}, std::move(slot),
+              elements[m.meta_index], into);
         continue;
       }
       if (slot.type != resp::Type::kNil) {
@@ -237,12 +348,9 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
       bump(stats_.misses);
       ++gather->remaining;
       fills_.fetch(gen, *m.ks, std::move(m.key), true,
-                   [gather, index = m.index](const LoadedPtr& loaded) {
-                     gather->array.elements[index] = reply(Read::kGet, {}, *loaded);
-                     if (--gather->remaining == 0) gather->done(std::move(gather->array));
-                   });
+                   [into](const LoadedPtr& loaded) { into(reply(Read::kGet, {}, *loaded)); });
     }
-    if (--gather->remaining == 0) gather->done(std::move(gather->array));
+    gather->oneDone();
   });
 }
 
@@ -277,13 +385,17 @@ void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallbac
 }
 
 std::vector<Counter> ReadThrough::counters() const {
-  std::vector<Counter> out{{"readthru_hits", counterValue(stats_.hits)},
-                           {"readthru_misses", counterValue(stats_.misses)},
-                           {"readthru_disabled_errors", counterValue(stats_.disabled_errors)},
-                           {"readthru_refreshes", counterValue(stats_.refreshes)},
-                           {"readthru_cache_down_loads", counterValue(stats_.cache_down_loads)},
-                           {"readthru_cache_down_errors", counterValue(stats_.cache_down_errors)},
-                           {"readthru_gutter_served", counterValue(stats_.gutter_served)}};
+  std::vector<Counter> out{
+      {"readthru_hits", counterValue(stats_.hits)},
+      {"readthru_misses", counterValue(stats_.misses)},
+      {"readthru_disabled_errors", counterValue(stats_.disabled_errors)},
+      {"readthru_refreshes", counterValue(stats_.refreshes)},
+      {"readthru_cache_down_loads", counterValue(stats_.cache_down_loads)},
+      {"readthru_cache_down_errors", counterValue(stats_.cache_down_errors)},
+      {"readthru_gutter_served", counterValue(stats_.gutter_served)},
+      {"readthru_stale_served", counterValue(stats_.stale_served)},
+      {"readthru_refreshed_ahead", counterValue(stats_.refreshed_ahead)},
+      {"readthru_stale_if_error_served", counterValue(stats_.stale_if_error_served)}};
   for (Counter& c : fills_.counters()) out.push_back(std::move(c));
   for (Counter& c : invalidator_.counters()) out.push_back(std::move(c));
   for (Counter& c : slot_.counters()) out.push_back(std::move(c));

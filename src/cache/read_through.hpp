@@ -116,10 +116,25 @@ class ReadThrough : public CounterSource {
 
   struct Stats {
     std::atomic<std::uint64_t> hits{0}, misses{0}, disabled_errors{0}, refreshes{0},
-        cache_down_loads{0}, cache_down_errors{0}, gutter_served{0};
+        cache_down_loads{0}, cache_down_errors{0}, gutter_served{0}, stale_served{0},
+        refreshed_ahead{0}, stale_if_error_served{0};
+  };
+
+  // One read of one managed key, as the client named it.
+  struct Target {
+    Read kind = Read::kGet;
+    GenerationPtr gen;
+    const Keyspace* ks = nullptr;
+    std::string key;    // logical
+    std::string field;  // HGET's
   };
 
   void readOne(Read kind, GenerationPtr gen, const Keyspace& ks, Command cmd, ReplyCallback done);
+  static bool isHit(Read kind, const resp::Value& v);
+  void afterRead(Target t, resp::Value v, ReplyCallback done);
+  void readWithFreshness(Target t, Command cmd, ReplyCallback done);
+  // The stale ladder's step for a value Redis holds (meta: its meta key's reply).
+  void climb(Target t, resp::Value data, const resp::Value& meta, ReplyCallback done);
   void hgetMiss(GenerationPtr gen, const Keyspace& ks, std::string key, std::string field,
                 ReplyCallback done);
   void mget(Command cmd, ReplyCallback done);

@@ -38,13 +38,20 @@ const std::string& slotTag(std::uint16_t slot) {
   return kTags[slot % command::kSlotCount];
 }
 
-std::string stateKey(std::string_view key) {
+namespace {
+
+std::string sideKey(std::string_view kind, std::string_view key) {
   const std::string& tag = slotTag(command::keyHashSlot(key));
   std::string out;
-  out.reserve(tag.size() + key.size() + 20);
-  out.append("readthru:state:{").append(tag).append("}:").append(key);
+  out.reserve(kind.size() + tag.size() + key.size() + 16);
+  out.append("readthru:").append(kind).append(":{").append(tag).append("}:").append(key);
   return out;
 }
+
+}  // namespace
+
+std::string stateKey(std::string_view key) { return sideKey("state", key); }
+std::string metaKey(std::string_view key) { return sideKey("meta", key); }
 
 namespace {
 

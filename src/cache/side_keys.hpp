@@ -21,6 +21,9 @@
 namespace readthru::cache {
 
 std::string stateKey(std::string_view key);
+// The freshness of a stale-ladder keyspace's value (stale_ladder.hpp), on the same slot:
+// "readthru:meta:{<tag>}:<key>".
+std::string metaKey(std::string_view key);
 
 // The set that lists the keys carrying `tag` (physical key names):
 // "readthru:tag:{<slot tag>}:<tag>", on the slot of the tag's text. A tag invalidation first

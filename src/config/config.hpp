@@ -136,6 +136,14 @@ struct KeyspaceConfig {
   int max_loads_waiting = 1000;
   // Served when Redis is down and the load fails too (string formats only); never stored.
   std::optional<std::string> fallback_value;
+  // The stale ladder (cache/stale_ladder.hpp). refresh_ahead: a value near its expiry is
+  // reloaded in the background (XFetch, with refresh_beta); stale_while_revalidate: past
+  // its TTL it is served at once for this long while one reload runs; stale_if_error: past
+  // its TTL it is served for this long when the reload fails. All off by default.
+  bool refresh_ahead = false;
+  double refresh_beta = 1.0;
+  Millis stale_while_revalidate{0};
+  Millis stale_if_error{0};
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns
   std::vector<InvalidateRule> invalidate;
   // Every field, `origin` included: config_diff.hpp compares rules without their origins.

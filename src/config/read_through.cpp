@@ -73,10 +73,29 @@ InvalidateRule readInvalidate(const Reader& r, const YAML::Node& node, const std
 KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::string& key) {
   r.requireMap(node, key);
   r.allowOnly(node, key,
-              {"name", "pattern", "query", "params", "format", "ttl", "ttl_jitter", "negative_ttl",
-               "batch_query", "batch_key", "max_value_size", "version", "tags", "invalidate",
-               "on_cache_down", "fallback_value", "request_deadline", "max_loads_in_flight",
-               "max_loads_waiting"});
+              {"name",
+               "pattern",
+               "query",
+               "params",
+               "format",
+               "ttl",
+               "ttl_jitter",
+               "negative_ttl",
+               "batch_query",
+               "batch_key",
+               "max_value_size",
+               "version",
+               "tags",
+               "invalidate",
+               "on_cache_down",
+               "fallback_value",
+               "request_deadline",
+               "max_loads_in_flight",
+               "max_loads_waiting",
+               "refresh_ahead",
+               "refresh_beta",
+               "stale_while_revalidate",
+               "stale_if_error"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -133,6 +152,21 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
   if (auto n = node["max_loads_waiting"]) {
     ks.max_loads_waiting = static_cast<int>(r.integer(n, key + ".max_loads_waiting", 0, 1000000));
   }
+  if (auto n = node["refresh_ahead"]) ks.refresh_ahead = r.boolean(n, key + ".refresh_ahead");
+  if (auto n = node["refresh_beta"]) {
+    const std::string text = r.scalar(n, key + ".refresh_beta");
+    char* end = nullptr;
+    const double beta = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(beta > 0) || beta > 100) {
+      r.fail(n, key + ".refresh_beta",
+             "must be a number above 0 and at most 100, got '" + text + "'");
+    }
+    ks.refresh_beta = beta;
+  }
+  if (auto n = node["stale_while_revalidate"]) {
+    ks.stale_while_revalidate = r.duration(n, key + ".stale_while_revalidate");
+  }
+  if (auto n = node["stale_if_error"]) ks.stale_if_error = r.duration(n, key + ".stale_if_error");
   if (auto n = node["fallback_value"]) {
     ks.fallback_value = r.scalar(n, key + ".fallback_value");
     if (ks.format == KeyspaceFormat::kHash) {

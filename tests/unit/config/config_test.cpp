@@ -224,6 +224,27 @@ TEST(Config, DatabaseProtection) {
       << errorOf(bad);
 }
 
+TEST(Config, StaleLadder) {
+  EXPECT_FALSE(loadString(kReadThrough, "rt.yaml").keyspaces[0].refresh_ahead);
+  std::string yaml = kReadThrough;
+  yaml.replace(yaml.find("    batch_key: id\n"), 18,
+               "    batch_key: id\n    refresh_ahead: true\n    refresh_beta: 2.5\n"
+               "    stale_while_revalidate: 30s\n    stale_if_error: 10m\n");
+  const KeyspaceConfig ks = loadString(yaml, "rt.yaml").keyspaces[0];
+  EXPECT_TRUE(ks.refresh_ahead);
+  EXPECT_DOUBLE_EQ(ks.refresh_beta, 2.5);
+  EXPECT_EQ(ks.stale_while_revalidate, Millis(30000));
+  EXPECT_EQ(ks.stale_if_error, Millis(600000));
+  for (const char* beta : {"0", "-1", "x", "1e9"}) {
+    std::string bad = kReadThrough;
+    bad.replace(bad.find("    batch_key: id\n"), 18,
+                std::string("    batch_key: id\n    refresh_beta: ") + beta + "\n");
+    EXPECT_NE(errorOf(bad).find("keyspaces[0].refresh_beta: must be a number above 0"),
+              std::string::npos)
+        << beta << ": " << errorOf(bad);
+  }
+}
+
 TEST(Config, PostgresDsnFromEnvironment) {
   ::setenv("READTHRU_TEST_DSN", "host=db.internal", 1);
   const Config cfg =
