@@ -3,6 +3,7 @@
 
 #include "cache/read_through.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <random>
 
@@ -285,6 +286,17 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
     std::string key;
     std::size_t meta_index = 0;  // 0: no stale ladder
   };
+  struct Gather {
+    resp::Value array;
+    std::size_t count = 0;  // the client's keys: the meta keys' replies are dropped
+    std::size_t remaining = 0;
+    ReplyCallback done;
+    void oneDone() {
+      if (--remaining > 0) return;
+      if (array.elements.size() > count) array.elements.resize(count);
+      done(std::move(array));
+    }
+  };
   std::vector<Managed> managed;
   std::vector<std::string_view> caps;
   GenerationPtr gen = slot_.current();
@@ -304,20 +316,38 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   redis_.execute(std::move(cmd), [this, gen = std::move(gen), managed = std::move(managed), count,
                                   done = std::move(done)](resp::Value v) mutable {
     if (!v.isArray()) {
-      done(std::move(v));
+      // Redis could not answer. Only an MGET of managed keys alone can be answered without
+      // it: a plain key has nowhere else to come from, so the error stands for the whole.
+      const bool all_loadable =
+          managed.size() == count &&
+          std::all_of(managed.begin(), managed.end(), [](const Managed& m) {
+            return m.ks->cfg().on_cache_down == config::CacheDownPolicy::kLoad &&
+                   m.ks->state() != Keyspace::State::kFailed;
+          });
+      if (!all_loadable || !readableWhileDown(*managed.front().ks, v)) {
+        done(std::move(v));
+        return;
+      }
+      auto gather = std::make_shared<Gather>();
+      gather->array = resp::Value::array(std::vector<resp::Value>(count));
+      gather->count = count;
+      gather->done = std::move(done);
+      gather->remaining = 1;
+      for (Managed& m : managed) {
+        if (LoadedPtr kept = fromGutter(m.ks->physicalKey(m.key))) {
+          gather->array.elements[m.index] = reply(Read::kGet, {}, *kept);
+          continue;
+        }
+        ++gather->remaining;
+        fills_.fetch(gen, *m.ks, std::move(m.key), false,
+                     [gather, index = m.index](const LoadedPtr& loaded) {
+                       gather->array.elements[index] = reply(Read::kGet, {}, *loaded);
+                       gather->oneDone();
+                     });
+      }
+      gather->oneDone();
       return;
     }
-    struct Gather {
-      resp::Value array;
-      std::size_t count = 0;  // the client's keys: the meta keys' replies are dropped
-      std::size_t remaining = 0;
-      ReplyCallback done;
-      void oneDone() {
-        if (--remaining > 0) return;
-        if (array.elements.size() > count) array.elements.resize(count);
-        done(std::move(array));
-      }
-    };
     auto gather = std::make_shared<Gather>();
     gather->array = std::move(v);
     gather->count = count;

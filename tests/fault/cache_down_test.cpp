@@ -54,7 +54,14 @@ TEST(CacheDown, ManagedReadsFailOpenToTheDatabaseOrReportPerKeyspace) {
   EXPECT_EQ(refused.rfind("(error) ERR readthru: backend 127.0.0.1:", 0), 0u) << refused;
   const std::string plain = show(c.call({"GET", kTag + ":plain"}));
   EXPECT_EQ(plain.rfind("(error) ERR readthru: backend 127.0.0.1:", 0), 0u) << plain;
-  EXPECT_GE(infoField(c, "readthru", "readthru_cache_down_loads").value_or(0), 2);
+  // An MGET of managed keys alone fails open too; one with a plain key (or a keyspace that
+  // reports) gets the outage, since that key has no other source.
+  EXPECT_EQ(show(c.call({"MGET", key("open", 1), key("open", 5)})), "[row-1, row-5]");
+  const std::string mixed = show(c.call({"MGET", key("open", 1), kTag + ":plain"}));
+  EXPECT_EQ(mixed.rfind("(error) ERR readthru: backend 127.0.0.1:", 0), 0u) << mixed;
+  const std::string reported = show(c.call({"MGET", key("open", 1), key("closed", 1)}));
+  EXPECT_EQ(reported.rfind("(error) ERR readthru: backend 127.0.0.1:", 0), 0u) << reported;
+  EXPECT_GE(infoField(c, "readthru", "readthru_cache_down_loads").value_or(0), 3);
   EXPECT_GE(infoField(c, "readthru", "readthru_cache_down_errors").value_or(0), 1);
 
   redis.start();
