@@ -1,7 +1,9 @@
 // The stack's PostgreSQL stopped (pg_ctl -m fast) and started again while clients read
 // managed keys through readthru: hot keys (cached) keep their values all along, cold keys
 // (misses) get `-ERR readthru: ...` at once or by their request_deadline, never a hang and
-// never a wrong value, and load again once the database is back. Every value is checked
+// never a wrong value, and load again once the database is back; keys of a keyspace with
+// stale_if_error whose TTL passes while the database is down keep their last value (the
+// stale ladder), without an error. Every value is checked
 // against the table the keyspace reads. This test stops a part of the shared stack (it
 // holds the postgres lock) and starts it again, whatever happens (PgStarter).
 
@@ -38,6 +40,9 @@ constexpr int kRows = 100000;       // cold readers walk ids 201.., one load eac
 constexpr auto kDeadline = 2000ms;  // the keyspace's request_deadline
 
 std::string key(int id) { return kTag + ":" + std::to_string(id); }
+// Keys of the stale_if_error keyspace: ids 1..kStaleKeys, over the same table.
+constexpr int kStaleKeys = 50;
+std::string staleKey(int id) { return kTag + ":s:" + std::to_string(id); }
 // The row the table holds for `id` (the SQL below writes the same).
 std::string row(int id) {
   return "v" + std::to_string(id * 7919 % 100003) + "-" + std::to_string(id);
@@ -58,6 +63,7 @@ struct Tally {
   std::mutex mutex;
   long long hot_reads = 0, hot_reads_while_down = 0, cold_loads = 0, cold_errors = 0, wrong = 0;
   long long errors_before_stop = 0, other_errors = 0;
+  long long stale_reads = 0, stale_reads_while_down = 0, stale_errors = 0;
   Clock::duration slowest_cold{};
   Clock::time_point first_error{}, last_error{}, first_load_after_start{};
   std::vector<std::string> samples;        // wrong values and unexpected errors
@@ -94,12 +100,18 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
       "  connect_timeout: 500ms\n  statement_timeout: 1s\nkeyspaces:\n" +
       keyspaceRule("pgr", kTag + ":<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
                    "    params: [id]\n    format: value\n    ttl: 300s\n"
-                   "    request_deadline: 2s\n");
+                   "    request_deadline: 2s\n") +
+      keyspaceRule("pgs", kTag + ":s:<id>", "SELECT v FROM " + kTable + " WHERE id = $1",
+                   "    params: [id]\n    format: value\n    ttl: 300ms\n"
+                   "    stale_if_error: 5m\n    request_deadline: 2s\n");
   ReadthruProcess rt(clusterBackend(), "", sections);
   Client admin(rt.port());
   const long long pid = infoField(admin, "server", "process_id").value_or(0);
   ASSERT_GT(pid, 0);
   for (int id = 1; id <= kHotKeys; ++id) ASSERT_EQ(show(admin.call({"GET", key(id)})), row(id));
+  for (int id = 1; id <= kStaleKeys; ++id) {
+    ASSERT_EQ(show(admin.call({"GET", staleKey(id)})), row(id));
+  }
   const long long rss_before = memoryKib(pid, "VmRSS").value_or(0);
 
   Tally tally;
@@ -112,6 +124,26 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
     return t >= Clock::time_point(Clock::duration(at.load()));
   };
   std::vector<std::thread> readers;
+  // One reader of the stale_if_error keyspace: its values expire every 300 ms, and while
+  // the database is down the reload fails and the last value is served.
+  readers.emplace_back([&] {
+    Client c(rt.port());
+    for (int n = 0; !stop.load(); ++n) {
+      const int id = 1 + n % kStaleKeys;
+      const std::string got = show(c.call({"GET", staleKey(id)}));
+      std::lock_guard lock(tally.mutex);
+      if (got == row(id)) {
+        ++tally.stale_reads;
+        if (down.load()) ++tally.stale_reads_while_down;
+      } else if (got.rfind("(error) ", 0) == 0) {
+        ++tally.stale_errors;
+        if (tally.samples.size() < 5) tally.samples.push_back(staleKey(id) + " -> " + got);
+      } else {
+        ++tally.wrong;
+        if (tally.samples.size() < 5) tally.samples.push_back(staleKey(id) + " -> " + got);
+      }
+    }
+  });
   for (int r = 0; r < 4; ++r) {
     readers.emplace_back([&, r] {
       Client c(rt.port());
@@ -174,7 +206,8 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
   const bool failing = eventually(
       [&] {
         return Clock::now() - stopped >= 3s && counts(&Tally::cold_errors) >= 20 &&
-               counts(&Tally::hot_reads_while_down) >= 200;
+               counts(&Tally::hot_reads_while_down) >= 200 &&
+               counts(&Tally::stale_reads_while_down) >= 200;
       },
       20s);
   const long long loads_while_down = counts(&Tally::cold_loads);
@@ -212,6 +245,11 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
   std::cout << "; loads worked again " << ms(tally.first_load_after_start - start_at)
             << " ms after pg-start began (" << ms(tally.first_load_after_start - started)
             << " ms after it returned); slowest cold read " << ms(tally.slowest_cold) << " ms\n";
+  const long long stale_served =
+      infoField(admin, "readthru", "readthru_stale_if_error_served").value_or(0);
+  std::cout << "stale_if_error keyspace: " << tally.stale_reads << " reads ("
+            << tally.stale_reads_while_down << " while down), " << tally.stale_errors << " errors, "
+            << stale_served << " stale values served\n";
   for (const auto& [kind, n] : tally.kinds) std::cout << "  " << n << " x " << kind << "\n";
   for (const auto& s : tally.samples) std::cout << "  " << s << "\n";
 
@@ -221,6 +259,9 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
   EXPECT_EQ(tally.wrong, 0);
   EXPECT_EQ(tally.other_errors, 0) << "hot keys failed, or an error was not readthru's own";
   EXPECT_EQ(tally.errors_before_stop, 0);
+  // The stale ladder: expired values were served while the reload could not run.
+  EXPECT_EQ(tally.stale_errors, 0);
+  EXPECT_GE(stale_served, 1);
   // Fail fast: no miss waited past its request_deadline (plus scheduling slack).
   EXPECT_LT(tally.slowest_cold, kDeadline + 1s);
   EXPECT_LE(counts(&Tally::cold_loads) - loads_while_down, kRows);
@@ -234,6 +275,7 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
 
   // Clean up the keys read (the table goes with drop_table_at_the_end).
   std::vector<std::string> del{"DEL"};
+  for (int id = 1; id <= kStaleKeys; ++id) del.push_back(staleKey(id));
   for (int id = 1; id < next_cold.load() && id <= kRows; ++id) {
     del.push_back(key(id));
     if (del.size() == 500 || id + 1 == next_cold.load()) {
