@@ -1,15 +1,59 @@
 // Dispatcher: readthru's own commands (READTHRU.*), answered by the read-through service.
 
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <utility>
+
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
 #include "server/session.hpp"
 
 namespace readthru::server {
+namespace {
+
+enum class Action : std::uint8_t {
+  kReload,
+  kInvalidateKey,
+  kInvalidateTag,
+  kInvalidateKeyspace,
+  kInvalidatePattern,
+  kRefresh,
+};
+
+// The command table's names (command/redis_commands.inc) of readthru's own commands.
+constexpr std::array<std::pair<std::string_view, Action>, 6> kActions{{
+    {"readthru.reload", Action::kReload},
+    {"readthru.invalidate|key", Action::kInvalidateKey},
+    {"readthru.invalidate|tag", Action::kInvalidateTag},
+    {"readthru.invalidate|keyspace", Action::kInvalidateKeyspace},
+    {"readthru.invalidate|pattern", Action::kInvalidatePattern},
+    {"readthru.refresh", Action::kRefresh},
+}};
+
+std::optional<Action> actionOf(std::string_view name) {
+  for (const auto& [n, action] : kActions) {
+    if (n == name) return action;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& spec,
                                  std::vector<std::string>& args) {
-  if (spec.name == "readthru.reload") {  // needs no keyspaces
+  const std::optional<Action> action = actionOf(spec.name);
+  if (!action) {
+    // The container itself, with a subcommand it does not have.
+    stats_.add(stats_.error_replies);
+    resp::appendError(session.replyNow(),
+                      "ERR unknown subcommand '" + args[1] +
+                          "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
+    return;
+  }
+  if (*action == Action::kReload) {  // needs no keyspaces
     reload(session);
     return;
   }
@@ -23,29 +67,31 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     return std::vector<std::string>(std::make_move_iterator(args.begin() + 2),
                                     std::make_move_iterator(args.end()));
   };
-  if (spec.name == "readthru.invalidate|key") {
-    read_through_->invalidateKeys(rest(), session.info().id, session.replyLater());
-  } else if (spec.name == "readthru.invalidate|tag") {
-    for (std::size_t i = 2; i < args.size(); ++i) {
-      if (args[i].empty()) {
-        stats_.add(stats_.error_replies);
-        resp::appendError(session.replyNow(), "ERR readthru: a tag cannot be empty");
-        return;
+  switch (*action) {
+    case Action::kReload:
+      return;  // answered above
+    case Action::kInvalidateKey:
+      read_through_->invalidateKeys(rest(), session.info().id, session.replyLater());
+      return;
+    case Action::kInvalidateTag:
+      for (std::size_t i = 2; i < args.size(); ++i) {
+        if (args[i].empty()) {
+          stats_.add(stats_.error_replies);
+          resp::appendError(session.replyNow(), "ERR readthru: a tag cannot be empty");
+          return;
+        }
       }
-    }
-    read_through_->invalidateTags(rest(), source, session.replyLater());
-  } else if (spec.name == "readthru.invalidate|keyspace") {
-    read_through_->invalidateKeyspace(args[2], source, session.replyLater());
-  } else if (spec.name == "readthru.invalidate|pattern") {
-    read_through_->invalidatePattern(std::move(args[2]), source, session.replyLater());
-  } else if (spec.name == "readthru.refresh") {
-    read_through_->refresh(std::move(args[1]), session.info().id, session.replyLater());
-  } else {
-    // The container itself, with a subcommand it does not have.
-    stats_.add(stats_.error_replies);
-    resp::appendError(session.replyNow(),
-                      "ERR unknown subcommand '" + args[1] +
-                          "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
+      read_through_->invalidateTags(rest(), source, session.replyLater());
+      return;
+    case Action::kInvalidateKeyspace:
+      read_through_->invalidateKeyspace(args[2], source, session.replyLater());
+      return;
+    case Action::kInvalidatePattern:
+      read_through_->invalidatePattern(std::move(args[2]), source, session.replyLater());
+      return;
+    case Action::kRefresh:
+      read_through_->refresh(std::move(args[1]), session.info().id, session.replyLater());
+      return;
   }
 }
 
