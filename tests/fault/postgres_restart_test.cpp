@@ -270,7 +270,8 @@ TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestar
   EXPECT_EQ(show(admin.call({"PING"})), "PONG");
   EXPECT_GE(infoField(admin, "readthru", "readthru_load_errors").value_or(0), 1);
   const long long rss_after = memoryKib(pid, "VmRSS").value_or(0);
-  EXPECT_LT(rss_after - rss_before, 64 * 1024) << rss_before << " -> " << rss_after << " KiB";
+  EXPECT_LT(rss_after - rss_before, rssBoundKib(64 * 1024))
+      << rss_before << " -> " << rss_after << " KiB";
   std::cout << "readthru RSS " << rss_before << " -> " << rss_after << " KiB\n";
 
   // Clean up the keys read (the table goes with drop_table_at_the_end).

@@ -198,7 +198,7 @@ TEST(RedisEviction, FullMastersEvictWithLfuAndEveryReadIsStillRight) {
   EXPECT_GT(loads, distinct);
   EXPECT_GT(evicted, 0);
   EXPECT_EQ(show(admin.call({"PING"})), "PONG");
-  EXPECT_LT(rss_after - rss_before, 64 * 1024);
+  EXPECT_LT(rss_after - rss_before, rssBoundKib(64 * 1024));
 
   std::vector<std::string> del{"DEL"};
   for (int id = 1; id <= kRows; ++id) {
