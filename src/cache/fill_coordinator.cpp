@@ -144,10 +144,14 @@ LoadedCallback FillCoordinator::withDeadline(const GenerationPtr& gen, const Key
   };
 }
 
+// A background reload: led only when no load of the key runs in this process (a hot key
+// near its expiry is read many times before the reload ends), and nobody waits for it.
 void FillCoordinator::refresh(const GenerationPtr& gen, const Keyspace& ks, std::string logical) {
+  std::string key = ks.physicalKey(logical);
+  SingleFlight::FlightPtr flight = flights_.lead(key);
+  if (!flight) return;
   bump(stats_.background_refreshes);
-  fetch(
-      gen, ks, std::move(logical), true, [](const LoadedPtr&) {}, Fetch::kReload);
+  start(std::move(flight), gen, ks, std::move(logical), std::move(key), true, Fetch::kReload);
 }
 
 void FillCoordinator::fetch(const GenerationPtr& gen, const Keyspace& ks, std::string logical,
@@ -159,6 +163,12 @@ void FillCoordinator::fetch(const GenerationPtr& gen, const Keyspace& ks, std::s
     bump(stats_.singleflight_joins);
     return;
   }
+  start(std::move(flight), gen, ks, std::move(logical), std::move(key), redis_ok, kind);
+}
+
+void FillCoordinator::start(SingleFlight::FlightPtr flight, const GenerationPtr& gen,
+                            const Keyspace& ks, std::string logical, std::string key, bool redis_ok,
+                            Fetch kind) {
   auto fill = std::make_shared<Fill>();
   fill->flight = std::move(flight);
   fill->gen = gen;

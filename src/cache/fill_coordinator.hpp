@@ -82,6 +82,8 @@ class FillCoordinator : public CounterSource {
         fills_rejected{0}, fallbacks_served{0}, deadlines{0}, background_refreshes{0};
   };
 
+  void start(SingleFlight::FlightPtr flight, const GenerationPtr& gen, const Keyspace& ks,
+             std::string logical, std::string key, bool redis_ok, Fetch kind);
   LoadedCallback withDeadline(const GenerationPtr& gen, const Keyspace& ks,
                               const std::string& logical, LoadedCallback done);
   void leaseStep(const std::shared_ptr<Fill>& fill);

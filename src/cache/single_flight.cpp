@@ -28,6 +28,15 @@ SingleFlight::FlightPtr SingleFlight::join(const std::string& key,
   return fresh ? it->second : nullptr;
 }
 
+SingleFlight::FlightPtr SingleFlight::lead(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto [it, fresh] = flights_.try_emplace(key);
+  if (!fresh) return nullptr;
+  it->second = std::make_shared<Flight>();
+  it->second->key = key;
+  return it->second;
+}
+
 void SingleFlight::finish(const FlightPtr& flight, LoadedPtr result) {
   std::vector<Flight::Waiter> waiters;
   {

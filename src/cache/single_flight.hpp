@@ -51,6 +51,10 @@ class SingleFlight {
   FlightPtr join(const std::string& key, boost::asio::any_io_executor executor,
                  LoadedCallback waiter);
 
+  // Leads a load of `key` that nobody waits for (a background reload), or returns nullptr
+  // when a load of it is already running: that one will do.
+  FlightPtr lead(const std::string& key);
+
   // Hands `result` to everyone parked on `flight`, and forgets it.
   void finish(const FlightPtr& flight, LoadedPtr result);
 
