@@ -57,7 +57,7 @@ class Router : public cache::Backend {
     std::atomic<std::uint64_t> ask{0};
     std::atomic<std::uint64_t> tryagain{0};
     std::atomic<std::uint64_t> topology_refreshes{0};
-    std::atomic<std::uint64_t> sentinel_switches{0};     // +switch-master heard for our master
+    std::atomic<std::uint64_t> sentinel_switches{0};     // new-master events heard for ours
     std::atomic<std::uint64_t> sentinel_subscribes{0};   // subscriptions made (and remade)
     std::atomic<std::uint64_t> sentinel_stale_polls{0};  // poll answers older than followed
     std::atomic<std::uint64_t> sentinel_subscribed{0};   // gauge: 1 while subscribed
@@ -101,7 +101,7 @@ class Router : public cache::Backend {
   void applyMap(SlotMap map);
   void resolveSentinelMaster(std::size_t i);
   void watchSentinels();
-  void followMaster(const config::Endpoint& master, const char* why);
+  void followMaster(const config::Endpoint& master, std::string_view why);
   void sweep();
 
   // --- multi-key and fan-out (multi_key.cpp)

@@ -35,28 +35,55 @@ bool isString(const resp::Value& v) {
   return v.type == resp::Type::kBulk || v.type == resp::Type::kSimple;
 }
 
-}  // namespace
-
-std::optional<SwitchMaster> parseSwitchMaster(std::string_view payload) {
-  std::array<std::string_view, 5> fields;
+// Splits `payload` into exactly N space-separated, non-empty fields.
+template <std::size_t N>
+std::optional<std::array<std::string_view, N>> splitFields(std::string_view payload) {
+  std::array<std::string_view, N> fields;
   std::size_t n = 0;
   for (;;) {  // an empty field anywhere (also after a trailing space) refuses the payload
     const auto space = payload.find(' ');
     const std::string_view field = payload.substr(0, space);
-    if (field.empty() || n == fields.size()) return std::nullopt;
+    if (field.empty() || n == N) return std::nullopt;
     fields[n++] = field;
     if (space == std::string_view::npos) break;
     payload.remove_prefix(space + 1);
   }
-  if (n != fields.size()) return std::nullopt;
-  const auto old_port = parsePort(fields[2]);
-  const auto new_port = parsePort(fields[4]);
+  if (n != N) return std::nullopt;
+  return fields;
+}
+
+std::optional<SwitchMaster> makeSwitch(std::string_view name, std::string_view from_host,
+                                       std::string_view from_port, std::string_view to_host,
+                                       std::string_view to_port) {
+  const auto old_port = parsePort(from_port);
+  const auto new_port = parsePort(to_port);
   if (!old_port || !new_port) return std::nullopt;
   SwitchMaster s;
-  s.name = std::string(fields[0]);
-  s.from = {std::string(fields[1]), *old_port};
-  s.to = {std::string(fields[3]), *new_port};
+  s.name = std::string(name);
+  s.from = {std::string(from_host), *old_port};
+  s.to = {std::string(to_host), *new_port};
   return s;
+}
+
+}  // namespace
+
+std::optional<SwitchMaster> parseSwitchMaster(std::string_view payload) {
+  const auto f = splitFields<5>(payload);
+  if (!f) return std::nullopt;
+  return makeSwitch((*f)[0], (*f)[1], (*f)[2], (*f)[3], (*f)[4]);
+}
+
+std::optional<SwitchMaster> parsePromotedSlave(std::string_view payload) {
+  const auto f = splitFields<8>(payload);
+  if (!f || (*f)[0] != "slave" || (*f)[4] != "@") return std::nullopt;
+  return makeSwitch((*f)[5], (*f)[6], (*f)[7], (*f)[2], (*f)[3]);
+}
+
+std::optional<SwitchMaster> parseMasterEvent(std::string_view channel, std::string_view payload) {
+  for (const auto& c : kMasterEventChannels) {
+    if (c.channel == channel) return c.parse(payload);
+  }
+  return std::nullopt;
 }
 
 PushMessage classifyPush(const resp::Value& v) {
@@ -77,25 +104,26 @@ PushMessage classifyPush(const resp::Value& v) {
   return m;
 }
 
-Result<MasterAddress> parseSentinelMaster(const resp::Value& v) {
-  if (v.isError()) return Error{v.str};
-  if (!v.isArray() || v.elements.size() % 2 != 0) {
+Result<MasterAddress> parseSentinelAnswers(const resp::Value& addr, const resp::Value& master) {
+  if (addr.isError()) return Error{addr.str};
+  if (!addr.isArray() || addr.elements.size() != 2 || !isString(addr.elements[0]) ||
+      addr.elements[0].str.empty()) {
+    return Error{"get-master-addr-by-name: no such master"};
+  }
+  const auto port = parsePort(addr.elements[1].str);
+  if (!port) return Error{"get-master-addr-by-name: no valid port"};
+  if (master.isError()) return Error{master.str};
+  if (!master.isArray() || master.elements.size() % 2 != 0) {
     return Error{"SENTINEL MASTER: not a field/value list"};
   }
-  std::optional<std::string_view> ip, port, epoch;
-  for (std::size_t i = 0; i + 1 < v.elements.size(); i += 2) {
-    const std::string_view name = v.elements[i].str;
-    const std::string_view value = v.elements[i + 1].str;
-    if (name == "ip") ip = value;
-    if (name == "port") port = value;
-    if (name == "config-epoch") epoch = value;
+  std::optional<std::uint64_t> epoch;
+  for (std::size_t i = 0; i + 1 < master.elements.size(); i += 2) {
+    if (master.elements[i].str == "config-epoch") {
+      epoch = parseUnsigned(master.elements[i + 1].str);
+    }
   }
-  if (!ip || ip->empty()) return Error{"SENTINEL MASTER: no ip"};
-  const auto p = port ? parsePort(*port) : std::nullopt;
-  if (!p) return Error{"SENTINEL MASTER: no valid port"};
-  const auto e = epoch ? parseUnsigned(*epoch) : std::nullopt;
-  if (!e) return Error{"SENTINEL MASTER: no valid config-epoch"};
-  return MasterAddress{{std::string(*ip), *p}, *e};
+  if (!epoch) return Error{"SENTINEL MASTER: no valid config-epoch"};
+  return MasterAddress{{addr.elements[0].str, *port}, *epoch};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -116,6 +144,7 @@ std::optional<config::Endpoint> MasterChoice::onPoll(const MasterAddress& seen,
 }
 
 std::optional<config::Endpoint> MasterChoice::onSwitch(const config::Endpoint& to) {
+  if (current_ == to) return std::nullopt;
   min_epoch_ = std::max(min_epoch_, epoch_ + 1);
   stale_since_.reset();
   return move(to);

@@ -2,6 +2,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
+#include <iterator>
 
 #include "backend/redis/breaker.hpp"
 #include "backend/redis/sentinel_messages.hpp"
@@ -16,7 +17,7 @@ namespace {
 
 constexpr Millis kFirstBackoff{100};
 constexpr Millis kMaxBackoff{2000};
-constexpr const char* kChannel = "+switch-master";
+constexpr std::size_t kChannels = std::size(kMasterEventChannels);
 
 }  // namespace
 
@@ -88,7 +89,10 @@ void SentinelWatch::onConnected() {
   socket_.set_option(tcp::no_delay(true), ignored);
   reader_ = std::make_unique<ReplyReader>();
   heard_ = Clock::now();
-  write({"SUBSCRIBE", kChannel});
+  std::vector<std::string> subscribe{"SUBSCRIBE"};
+  for (const auto& c : kMasterEventChannels) subscribe.emplace_back(c.channel);
+  confirmed_ = 0;
+  write(subscribe);
   readMore();
   heartbeat();
 }
@@ -130,23 +134,24 @@ void SentinelWatch::onMessage(const resp::Value& v) {
   const auto& sentinel = options_.sentinels[next_ % options_.sentinels.size()];
   switch (m.kind) {
     case PushMessage::Kind::kSubscribed:
+      // One confirmation per channel: the subscription stands once all of them came.
+      if (++confirmed_ != kChannels) return;
       subscribed_ = true;
       backoff_ = Millis{0};
       if (reported_down_) {
-        spdlog::info("sentinel: watching {} on {} again", kChannel, sentinel.str());
+        spdlog::info("sentinel: subscribed on {} again", sentinel.str());
         reported_down_ = false;
       }
       if (on_subscribed_) on_subscribed_();
       return;
     case PushMessage::Kind::kMessage: {
-      if (m.channel != kChannel) return;
-      const auto s = parseSwitchMaster(m.payload);
-      if (!s) {
-        spdlog::warn("sentinel {}: unreadable {} message '{}'", sentinel.str(), kChannel,
+      const auto event = parseMasterEvent(m.channel, m.payload);
+      if (!event) {
+        spdlog::warn("sentinel {}: unreadable {} message '{}'", sentinel.str(), m.channel,
                      m.payload);
         return;
       }
-      if (s->name == options_.master && on_switch_) on_switch_(s->to);
+      if (event->name == options_.master && on_switch_) on_switch_(event->to, m.channel);
       return;
     }
     case PushMessage::Kind::kPong:
@@ -212,8 +217,8 @@ void SentinelWatch::fail(const std::string& reason) {
   writing_now_ = false;
   subscribed_ = false;
   if (!reported_down_) {
-    spdlog::warn("sentinel: no {} subscription on {}: {}; trying the next sentinel", kChannel,
-                 sentinel.str(), reason);
+    spdlog::warn("sentinel: no subscription on {}: {}; trying the next sentinel", sentinel.str(),
+                 reason);
     reported_down_ = true;
   }
   ++next_;

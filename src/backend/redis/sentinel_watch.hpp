@@ -1,6 +1,7 @@
 #pragma once
-// A subscription to Sentinel's +switch-master channel: the moment a failover of our master
-// completes, on_switch hears the new address, instead of waiting for the next poll.
+// A subscription to Sentinel's +promoted-slave and +switch-master channels
+// (sentinel_messages.hpp): the moment a sentinel names a new master for ours, on_switch
+// hears its address, instead of waiting for the next poll.
 //
 // One connection to one sentinel at a time. When it cannot connect, the subscription is
 // refused, the connection breaks or the sentinel falls silent (a PING every second is
@@ -19,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/redis/reply_reader.hpp"
@@ -35,7 +37,8 @@ class SentinelWatch {
     std::string master;                       // only its switches are reported
     Millis connect_timeout{2000};
   };
-  using SwitchCallback = std::function<void(const config::Endpoint& to)>;
+  // `to` is the new master; `channel` the event that named it.
+  using SwitchCallback = std::function<void(const config::Endpoint& to, std::string_view channel)>;
 
   SentinelWatch(boost::asio::io_context& io, Options options, SwitchCallback on_switch,
                 std::function<void()> on_subscribed);
@@ -76,6 +79,7 @@ class SentinelWatch {
   bool writing_now_ = false;
   bool stopped_ = true;
   bool subscribed_ = false;
+  std::size_t confirmed_ = 0;     // SUBSCRIBE confirmations on this connection
   bool reported_down_ = false;    // the current outage has been logged
   std::size_t next_ = 0;          // the sentinel to try next
   std::uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers check it

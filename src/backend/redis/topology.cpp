@@ -9,7 +9,7 @@ namespace {
 
 constexpr Millis kSweepInterval{100};
 constexpr Millis kRefreshDelay{100};  // coalesces a burst of MOVED/broken connections
-// Sentinel is asked for the master this often while no +switch-master subscription
+// Sentinel is asked for the master this often while no subscription (SentinelWatch)
 // stands: after a failover, writes still go to the old master (which accepts them until it
 // is demoted, and then loses them) for at most this long. While subscribed, the message
 // moves us at once and the poll is only the fallback (a sentinel cut off from its peers
@@ -170,10 +170,10 @@ void Router::watchSentinels() {
   o.connect_timeout = cfg_.connect_timeout;
   sentinel_watch_ = std::make_unique<SentinelWatch>(
       io_, std::move(o),
-      [this](const config::Endpoint& to) {
+      [this](const config::Endpoint& to, std::string_view channel) {
         if (stopped_) return;
         ++stats_.sentinel_switches;
-        if (auto moved = master_choice_.onSwitch(to)) followMaster(*moved, "+switch-master");
+        if (auto moved = master_choice_.onSwitch(to)) followMaster(*moved, channel);
       },
       // A switch announced while we were not subscribed was missed: ask now.
       [this] {
@@ -184,8 +184,8 @@ void Router::watchSentinels() {
   sentinel_watch_->start();
 }
 
-// SENTINEL MASTER rather than get-master-addr-by-name: its config-epoch tells a sentinel
-// that has not heard of the latest failover yet from one that has (MasterChoice).
+// Two questions back to back on one connection (sentinel_messages.hpp says why in this
+// order): the address, and the config epoch that orders it against other answers.
 void Router::resolveSentinelMaster(std::size_t i) {
   if (stopped_) return;
   if (i >= cfg_.seeds.size()) {
@@ -193,11 +193,16 @@ void Router::resolveSentinelMaster(std::size_t i) {
     if (!waiting_.empty()) refreshSoon();
     return;
   }
-  const std::vector<std::string> ask{"SENTINEL", "MASTER", cfg_.sentinel_master};
+  const std::vector<std::string> ask_addr{"SENTINEL", "get-master-addr-by-name",
+                                          cfg_.sentinel_master};
+  const std::vector<std::string> ask_epoch{"SENTINEL", "MASTER", cfg_.sentinel_master};
   const config::Endpoint sentinel = cfg_.seeds[i];
-  connection(sentinel, NodeKind::kSentinel, 0).send(ask, [this, i, sentinel](resp::Value v) {
+  NodeConnection& conn = connection(sentinel, NodeKind::kSentinel, 0);
+  auto addr = std::make_shared<resp::Value>();
+  conn.send(ask_addr, [addr](resp::Value v) { *addr = std::move(v); });
+  conn.send(ask_epoch, [this, i, sentinel, addr](resp::Value v) {
     if (stopped_) return;
-    auto seen = parseSentinelMaster(v);
+    auto seen = parseSentinelAnswers(*addr, v);
     if (!seen) {
       last_refresh_error_ = "sentinel " + sentinel.str() + ": " + seen.error().message;
       resolveSentinelMaster(i + 1);
@@ -213,7 +218,7 @@ void Router::resolveSentinelMaster(std::size_t i) {
   });
 }
 
-void Router::followMaster(const config::Endpoint& master, const char* why) {
+void Router::followMaster(const config::Endpoint& master, std::string_view why) {
   spdlog::info("sentinel: master '{}' is at {} ({})", cfg_.sentinel_master, master.str(), why);
   applyMap(SlotMap::single(master));
 }

@@ -91,38 +91,85 @@ TEST(ClassifyPush, AnythingElseIsOther) {
 }
 
 // ---------------------------------------------------------------------------------------
-// SENTINEL MASTER
+// +promoted-slave payloads, and the channel table
 
-Value masterReply(const std::string& ip, const std::string& port, const std::string& epoch) {
+TEST(ParsePromotedSlave, ReadsThePromotedReplicaAndItsMaster) {
+  const auto s =
+      parsePromotedSlave("slave 127.0.0.1:6391 127.0.0.1 6391 @ mymaster 127.0.0.1 6390");
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->name, "mymaster");
+  EXPECT_EQ(s->from, ep("127.0.0.1", 6390));
+  EXPECT_EQ(s->to, ep("127.0.0.1", 6391));
+}
+
+TEST(ParsePromotedSlave, RefusesOtherShapes) {
+  const std::vector<std::string> bad = {
+      "",
+      "master mymaster 127.0.0.1 6390",                                  // another event's
+      "sentinel 1.1.1.1:26390 1.1.1.1 26390 @ mymaster 127.0.0.1 6390",  // not a slave
+      "slave 127.0.0.1:6391 127.0.0.1 6391 # mymaster 127.0.0.1 6390",   // no '@'
+      "slave 127.0.0.1:6391 127.0.0.1 0 @ mymaster 127.0.0.1 6390",
+      "slave 127.0.0.1:6391 127.0.0.1 6391 @ mymaster 127.0.0.1",
+      "slave 127.0.0.1:6391 127.0.0.1 6391 @ mymaster 127.0.0.1 6390 x",
+  };
+  for (const auto& payload : bad) {
+    EXPECT_FALSE(parsePromotedSlave(payload).has_value()) << "'" << payload << "'";
+  }
+}
+
+TEST(ParseMasterEvent, EachChannelHasItsParser) {
+  EXPECT_EQ(parseMasterEvent("+switch-master", "m 1.1.1.1 1 2.2.2.2 2")->to, ep("2.2.2.2", 2));
+  EXPECT_EQ(parseMasterEvent("+promoted-slave", "slave 2.2.2.2:2 2.2.2.2 2 @ m 1.1.1.1 1")->to,
+            ep("2.2.2.2", 2));
+  // A payload read with the other channel's parser does not pass.
+  EXPECT_FALSE(parseMasterEvent("+promoted-slave", "m 1.1.1.1 1 2.2.2.2 2").has_value());
+  EXPECT_FALSE(parseMasterEvent("+sdown", "master m 1.1.1.1 1").has_value());
+  EXPECT_EQ(std::size(kMasterEventChannels), 2u);
+}
+
+// ---------------------------------------------------------------------------------------
+// The poll: get-master-addr-by-name, then SENTINEL MASTER
+
+Value masterReply(const std::string& epoch) {
   std::vector<Value> e;
-  for (const auto& [k, v] :
-       std::vector<std::pair<std::string, std::string>>{{"name", "mymaster"},
-                                                        {"ip", ip},
-                                                        {"port", port},
-                                                        {"flags", "master"},
-                                                        {"config-epoch", epoch},
-                                                        {"num-slaves", "1"}}) {
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"name", "mymaster"},
+           {"ip", "127.0.0.1"},
+           {"port", "6390"},  // the old address until +switch-master: not what counts
+           {"flags", "master"},
+           {"config-epoch", epoch},
+           {"num-slaves", "1"}}) {
     e.push_back(Value::bulk(k));
     e.push_back(Value::bulk(v));
   }
   return Value::array(std::move(e));
 }
 
-TEST(ParseSentinelMaster, AddressAndEpoch) {
-  const auto m = parseSentinelMaster(masterReply("127.0.0.1", "6391", "7"));
+Value addrReply(const std::string& ip, const std::string& port) {
+  return Value::array({Value::bulk(ip), Value::bulk(port)});
+}
+
+TEST(ParseSentinelAnswers, AddressFromTheFirstEpochFromTheSecond) {
+  const auto m = parseSentinelAnswers(addrReply("127.0.0.1", "6391"), masterReply("7"));
   ASSERT_TRUE(m.ok()) << m.error().message;
   EXPECT_EQ(m->master, ep("127.0.0.1", 6391));
   EXPECT_EQ(m->epoch, 7u);
 }
 
-TEST(ParseSentinelMaster, ErrorsSayWhy) {
-  EXPECT_EQ(parseSentinelMaster(Value::error("ERR No such master with that name")).error().message,
+TEST(ParseSentinelAnswers, ErrorsSayWhy) {
+  const auto unknown = Value::error("ERR No such master with that name");
+  EXPECT_EQ(parseSentinelAnswers(addrReply("127.0.0.1", "6391"), unknown).error().message,
             "ERR No such master with that name");
-  EXPECT_FALSE(parseSentinelMaster(Value::nil()).ok());
-  EXPECT_FALSE(parseSentinelMaster(Value::array({Value::bulk("ip")})).ok());  // odd length
-  EXPECT_FALSE(parseSentinelMaster(masterReply("", "6391", "7")).ok());
-  EXPECT_FALSE(parseSentinelMaster(masterReply("127.0.0.1", "0", "7")).ok());
-  EXPECT_FALSE(parseSentinelMaster(masterReply("127.0.0.1", "6391", "x")).ok());
+  EXPECT_EQ(parseSentinelAnswers(unknown, masterReply("7")).error().message,
+            "ERR No such master with that name");
+  Value nil_array;
+  nil_array.type = resp::Type::kNilArray;
+  EXPECT_FALSE(parseSentinelAnswers(nil_array, masterReply("7")).ok());
+  EXPECT_FALSE(parseSentinelAnswers(addrReply("", "6391"), masterReply("7")).ok());
+  EXPECT_FALSE(parseSentinelAnswers(addrReply("127.0.0.1", "0"), masterReply("7")).ok());
+  EXPECT_FALSE(parseSentinelAnswers(addrReply("127.0.0.1", "6391"), masterReply("x")).ok());
+  EXPECT_FALSE(
+      parseSentinelAnswers(addrReply("127.0.0.1", "6391"), Value::array({Value::bulk("ip")})).ok());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -157,8 +204,20 @@ TEST(MasterChoice, ASwitchRepeatedOrToTheSameMasterIsNoMove) {
   MasterChoice c;
   c.onPoll({ep("h", 1), 3}, t0);
   EXPECT_EQ(c.onSwitch(ep("h", 1)), std::nullopt);
-  EXPECT_EQ(c.onSwitch(ep("h", 2)), ep("h", 2));
+  EXPECT_EQ(c.onSwitch(ep("h", 2)), ep("h", 2));                // +promoted-slave
+  EXPECT_EQ(c.onSwitch(ep("h", 2)), std::nullopt);              // +switch-master after it
+  EXPECT_EQ(c.onPoll({ep("h", 1), 3}, t0 + 1s), std::nullopt);  // still stale
+}
+
+// The leading sentinel's poll may name the promoted replica (new epoch) before its
+// +switch-master comes: the message then changes nothing, and stale polls stay stale.
+TEST(MasterChoice, APollFirstThenTheSwitch) {
+  MasterChoice c;
+  c.onPoll({ep("h", 1), 3}, t0);
+  EXPECT_EQ(c.onPoll({ep("h", 2), 4}, t0 + 1s), ep("h", 2));
   EXPECT_EQ(c.onSwitch(ep("h", 2)), std::nullopt);
+  EXPECT_EQ(c.onPoll({ep("h", 1), 3}, t0 + 2s), std::nullopt);
+  EXPECT_EQ(c.onPoll({ep("h", 2), 4}, t0 + 3s), std::nullopt);
 }
 
 // An older epoch that every sentinel keeps naming is a reset Sentinel, not a lagging one.
