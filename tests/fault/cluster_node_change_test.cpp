@@ -1,7 +1,8 @@
 // A master added to the cluster and removed again while clients read and write through
 // readthru (issue 9 item 8): a cluster-mode redis-server of the test's own joins the
 // stack's cluster (CLUSTER MEET), a range of slots moves to it and back (SETSLOT +
-// MIGRATE), then every node forgets it (CLUSTER FORGET) and it stops. readthru learns of
+// MIGRATE; emptied, it makes itself a replica of the master that took its last slot, as
+// Redis 7 does), then every node forgets it (CLUSTER FORGET) and it stops. readthru learns of
 // the new node only from -ASK and -MOVED and the slot map it then reads. No client may see
 // a wrong value; errors may only come while a change runs (topology_load.hpp).
 //
@@ -11,7 +12,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -136,12 +136,27 @@ void join(const ExtraNode& extra) {
   }
 }
 
+std::string role(std::uint16_t port) {
+  const auto v = Client(port).call({"ROLE"});
+  return v.isArray() && !v.elements.empty() ? v.elements[0].str : show(v);
+}
+
 // Moves every slot of `keys` from `src` to `dst`, two keys per MIGRATE; each slot agreed
-// on by every node (the extra one too, while it is in) before the next.
+// on by every node (the extra one too) before the next.
+//
+// A master that loses its last slot makes itself a replica of the master that took it, as
+// soon as gossip tells it (Redis 7 does so even with cluster-allow-replica-migration off),
+// and that may come before migrateSlot's SETSLOT on the source, which a replica refuses.
+// The move is then complete all the same (redis-cli --cluster ignores that refusal for the
+// same reason): accepted when the source is a replica now and everyone agrees.
 void reshard(const KeySet& keys, std::uint16_t src, std::uint16_t dst, const ExtraNode& extra) {
   for (std::int64_t slot : keys.slots) {
-    migrateSlot(
-        slot, src, dst, {}, [] {}, 2);
+    try {
+      migrateSlot(
+          slot, src, dst, {}, [] {}, 2);
+    } catch (const std::exception&) {
+      if (slot != keys.slots.back() || role(src) != "slave") throw;
+    }
     waitUntilEveryNodeAgrees(slot, dst);
     if (!eventually([&] { return slotOwner(slot, extra.port()).master == dst; }, 10s)) {
       throw std::runtime_error("the extra node does not agree on slot " + std::to_string(slot));
@@ -230,6 +245,7 @@ TEST(ClusterNodeChange, ANodeAddedAndRemovedUnderLoad) {
     EXPECT_GT(Client(extra.port()).call({"DBSIZE"}).integer, 0) << "no key moved there";
     ASSERT_TRUE(change("slots back to " + std::to_string(home),
                        [&] { reshard(keys, extra.port(), home, extra); }));
+    std::cout << "the emptied node is now a " << role(extra.port()) << "\n";
     ASSERT_TRUE(change("CLUSTER FORGET on every node, the new master stopped",
                        [&] { put_back_whatever_happens.forget(); }));
     load.stop();
