@@ -154,7 +154,7 @@ void Router::tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candi
 }
 
 // ---------------------------------------------------------------------------------------
-// Sentinel: the poll and the +switch-master subscription
+// Sentinel: the poll and the subscription (SentinelWatch)
 
 // One subscription per router, like every other connection of this router: it lives on
 // the router's thread, so the switch reaches the map without a post or a lock; the price
