@@ -162,6 +162,8 @@ void Runtime::buildInputs(const config::Config& cfg) {
     co.slot = cfg.cdc.slot;
     co.instance = ctx_.run_id.substr(0, 16);
     co.lease = cfg.cdc.leader_lease;
+    co.max_queued_transactions = static_cast<std::size_t>(cfg.cdc.max_queued_transactions);
+    co.max_queued_bytes = static_cast<std::size_t>(cfg.cdc.max_queued_bytes);
     const auto tables = cache::ChangeMapper(rules_).tables();
     auto make_source = [io = ios_.front().get(), options = streamOptions(cfg, tables)] {
       return std::make_unique<backend::postgres::ReplicationStream>(*io, options);

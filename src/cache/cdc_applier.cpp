@@ -23,6 +23,15 @@ bool isCumulative(const std::string& name) {
          name != "cdc_lag_ms";
 }
 
+// What a queued transaction weighs: the names it invalidates.
+std::size_t nameBytes(const Invalidations& inv) {
+  std::size_t n = 0;
+  for (const auto* names : {&inv.keys, &inv.tags, &inv.keyspaces}) {
+    for (const std::string& name : *names) n += name.size();
+  }
+  return n;
+}
+
 }  // namespace
 
 CdcApplier::CdcApplier(boost::asio::io_context& io, Backend& redis, ReadThrough& read_through,
@@ -138,6 +147,9 @@ void CdcApplier::stepDown(const std::string& why) {
   ++term_;
   leader_.store(0, std::memory_order_relaxed);
   queue_.clear();  // not confirmed: the next leader is sent them again
+  queued_bytes_ = 0;
+  paused_ = false;  // the source goes with the term
+  publishQueue();
   applying_ = false;
   retry_timer_.cancel();
   std::lock_guard lock(source_mutex_);
@@ -157,9 +169,44 @@ void CdcApplier::stepDown(const std::string& why) {
   source_.reset();
 }
 
+// Mapped on arrival: the queue holds what the transaction invalidates, not its rows.
 void CdcApplier::onCommit(Transaction txn) {
-  queue_.push_back(std::move(txn));
+  Queued q;
+  q.end_lsn = txn.end_lsn;
+  for (const RowChange& c : txn.changes) mapper_.map(c, q.inv);
+  q.bytes = nameBytes(q.inv);
+  queued_bytes_ += q.bytes;
+  queue_.push_back(std::move(q));
+  // One transaction over the byte bound is still taken: it could never be applied else.
+  if (!paused_ && (queue_.size() >= options_.max_queued_transactions ||
+                   queued_bytes_ >= options_.max_queued_bytes)) {
+    paused_ = true;
+    pauses_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("cdc: {} transactions ({} bytes of keys) wait for Redis; pausing the stream",
+                 queue_.size(), queued_bytes_);
+    source_->pause();
+  }
+  publishQueue();
   if (!applying_) applyQueued();
+}
+
+void CdcApplier::dequeue(std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) queued_bytes_ -= queue_[i].bytes;
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  // Half of both bounds, so that a queue at the edge does not pause and resume per commit.
+  if (paused_ && queue_.size() <= options_.max_queued_transactions / 2 &&
+      queued_bytes_ <= options_.max_queued_bytes / 2) {
+    paused_ = false;
+    spdlog::info("cdc: Redis caught up ({} transactions wait); resuming the stream", queue_.size());
+    source_->resume();
+  }
+  publishQueue();
+}
+
+void CdcApplier::publishQueue() {
+  queued_gauge_.store(queue_.size(), std::memory_order_relaxed);
+  queued_bytes_gauge_.store(queued_bytes_, std::memory_order_relaxed);
+  paused_gauge_.store(paused_ ? 1 : 0, std::memory_order_relaxed);
 }
 
 void CdcApplier::applyQueued() {
@@ -171,7 +218,10 @@ void CdcApplier::applyQueued() {
   const std::size_t n = std::min(queue_.size(), kMaxMerged);
   Invalidations inv;
   for (std::size_t i = 0; i < n; ++i) {
-    for (const RowChange& c : queue_[i].changes) mapper_.map(c, inv);
+    const Invalidations& q = queue_[i].inv;
+    inv.keys.insert(q.keys.begin(), q.keys.end());
+    inv.tags.insert(q.tags.begin(), q.tags.end());
+    inv.keyspaces.insert(q.keyspaces.begin(), q.keyspaces.end());
   }
   const Lsn confirm = queue_[n - 1].end_lsn;
   struct Gather {
@@ -192,7 +242,7 @@ void CdcApplier::applyQueued() {
     }
     source_->confirm(confirm);
     applied_.fetch_add(n, std::memory_order_relaxed);
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    dequeue(n);
     applyQueued();
   };
   auto done = [gather, finish](resp::Value v) {
@@ -220,7 +270,11 @@ std::vector<Counter> CdcApplier::counters() const {
                            {"cdc_leader_terms", counterValue(terms_)},
                            {"cdc_transactions_applied", counterValue(applied_)},
                            {"cdc_apply_errors", counterValue(apply_errors_)},
-                           {"cdc_rule_problems", counterValue(rule_problems_)}};
+                           {"cdc_rule_problems", counterValue(rule_problems_)},
+                           {"cdc_queued_transactions", counterValue(queued_gauge_)},
+                           {"cdc_queued_bytes", counterValue(queued_bytes_gauge_)},
+                           {"cdc_paused", counterValue(paused_gauge_)},
+                           {"cdc_pauses", counterValue(pauses_)}};
   std::lock_guard lock(source_mutex_);
   std::vector<Counter> source = source_ ? source_->counters() : std::vector<Counter>{};
   for (const Counter& r : retired_) {

@@ -12,6 +12,12 @@
 // commit and invalidation therefore loses nothing: the next leader is sent the
 // transaction again. Transactions waiting while one is applied are applied together.
 //
+// Bounded while Redis cannot acknowledge: each transaction waits as the keys, tags and
+// keyspaces it invalidates. Once max_queued_transactions wait, or max_queued_bytes of
+// their names, the change source is paused (it stops reading the stream; the database
+// keeps the log, since nothing past the applied transactions is confirmed), and it
+// resumes when the queue is down to half of both.
+//
 // Lives on one io thread, with that thread's ReadThrough and Backend.
 
 #include <atomic>
@@ -37,6 +43,8 @@ class CdcApplier : public CounterSource {
     std::string slot;      // names the leader key: one leader per slot
     std::string instance;  // this process, as the leader key's value
     Millis lease{5000};
+    std::size_t max_queued_transactions = 10000;
+    std::size_t max_queued_bytes = 16 << 20;  // names of keys, tags and keyspaces
   };
   // A new change source for each term as leader (stopped and dropped when it ends).
   using SourceFactory = std::function<std::unique_ptr<ChangeSource>()>;
@@ -57,8 +65,17 @@ class CdcApplier : public CounterSource {
   void lead();
   void describe(std::uint64_t term);
   void stepDown(const std::string& why);
+  // A committed transaction, mapped, waiting to be applied.
+  struct Queued {
+    Lsn end_lsn = 0;
+    Invalidations inv;
+    std::size_t bytes = 0;
+  };
+
   void onCommit(Transaction txn);
   void applyQueued();
+  void dequeue(std::size_t n);
+  void publishQueue();
 
   boost::asio::io_context& io_;
   Backend& redis_;
@@ -78,13 +95,17 @@ class CdcApplier : public CounterSource {
   // few lease times, and waits before competing again, so another instance can try.
   std::chrono::steady_clock::time_point last_streaming_{};
   std::chrono::steady_clock::time_point compete_after_{};
-  std::deque<Transaction> queue_;
+  std::deque<Queued> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool paused_ = false;              // the source is paused because the queue is full
   mutable std::mutex source_mutex_;  // counters() reads source_ from other threads
   std::unique_ptr<ChangeSource> source_;
   // Counters already folded in from the sources of earlier terms.
   std::vector<Counter> retired_;
   std::atomic<std::uint64_t> leader_{0}, terms_{0}, applied_{0}, apply_errors_{0},
       rule_problems_{0};
+  // The queue as INFO shows it (gauges), and how often it filled up.
+  std::atomic<std::uint64_t> queued_gauge_{0}, queued_bytes_gauge_{0}, paused_gauge_{0}, pauses_{0};
 };
 
 }  // namespace readthru::cache

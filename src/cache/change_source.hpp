@@ -78,6 +78,16 @@ class ChangeSource : public CounterSource {
   // status update (at once, not batched, so that lag counters stay honest).
   virtual void confirm(Lsn lsn) = 0;
 
+  // Flow control, for a consumer that cannot keep up (Redis not acknowledging its
+  // invalidations). While paused, on_commit is not called and the source stops reading
+  // from the database: its send window fills, its sender waits, and everything past the
+  // confirmed position stays in the database's log. What the source already read when
+  // paused is held back (at most what one read of the connection brought) and delivered
+  // first on resume(). Both are idempotent, may be called from on_commit, and hold across
+  // reconnects.
+  virtual void pause() = 0;
+  virtual void resume() = 0;
+
   // Stops streaming and closes the connection; no callback runs afterwards.
   virtual void stop() = 0;
 

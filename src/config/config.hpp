@@ -157,6 +157,10 @@ struct CdcConfig {
   std::string slot = "readthru";
   std::string publication = "readthru";
   Millis leader_lease{5000};  // a dead leader's instance is replaced after this
+  // While Redis cannot acknowledge, the stream pauses once this many transactions (or
+  // bytes of the names they invalidate) wait (cache/cdc_applier.hpp).
+  std::int64_t max_queued_transactions = 10000;
+  std::uint64_t max_queued_bytes = 16 * 1024 * 1024;
 };
 
 // A Redis Stream that other systems write invalidations to. Off unless `key` is set.

@@ -278,7 +278,9 @@ namespace readthru::config {
 
 void readCdc(const Reader& r, const YAML::Node& node, CdcConfig& out) {
   r.requireMap(node, "cdc");
-  r.allowOnly(node, "cdc", {"enabled", "slot", "publication", "leader_lease"});
+  r.allowOnly(node, "cdc",
+              {"enabled", "slot", "publication", "leader_lease", "max_queued_transactions",
+               "max_queued_bytes"});
   if (auto n = node["enabled"]) out.enabled = r.boolean(n, "cdc.enabled");
   // Slot names allow only lower-case letters, digits and '_' in PostgreSQL.
   auto slotName = [&](const YAML::Node& n, const std::string& key) {
@@ -293,6 +295,13 @@ void readCdc(const Reader& r, const YAML::Node& node, CdcConfig& out) {
   if (auto n = node["leader_lease"]) {
     out.leader_lease = r.duration(n, "cdc.leader_lease");
     if (out.leader_lease < Millis(1000)) r.fail(n, "cdc.leader_lease", "must be at least 1s");
+  }
+  if (auto n = node["max_queued_transactions"]) {
+    out.max_queued_transactions = r.integer(n, "cdc.max_queued_transactions", 1, 100000000);
+  }
+  if (auto n = node["max_queued_bytes"]) {
+    out.max_queued_bytes = r.size(n, "cdc.max_queued_bytes");
+    if (out.max_queued_bytes == 0) r.fail(n, "cdc.max_queued_bytes", "must be more than 0");
   }
 }
 

@@ -11,22 +11,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <iostream>
-#include <map>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client.hpp"
 #include "cluster_admin.hpp"
-#include "command/key_slot.hpp"
 #include "eventually.hpp"
 #include "raw_conn.hpp"
 #include "readthru_process.hpp"
+#include "topology_load.hpp"
 
 namespace readthru::testing {
 namespace {
@@ -35,217 +31,10 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 const std::string kTag = "tp" + std::to_string(::getpid());
-constexpr int kSlots = 16;       // the range moved, from the start of a master's slots
-constexpr int kKeysPerSlot = 4;  // plain and managed each
-constexpr int kWriters = 3;
-
-long long ms(Clock::duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-// A hash tag ("{...}") whose key lands on `slot`.
-std::string tagFor(std::int64_t slot) {
-  for (int i = 0;; ++i) {
-    const std::string tag = "{" + kTag + "-" + std::to_string(i) + "}";
-    if (command::keyHashSlot(tag) == slot) return tag;
-  }
-}
-
-// The keys of the test, kKeysPerSlot plain and managed ones in each slot of the range.
-struct KeySet {
-  std::vector<std::string> plain, managed, rows;
-  std::vector<std::int64_t> slots;
-
-  explicit KeySet(std::int64_t first_slot) {
-    for (std::int64_t s = first_slot; s < first_slot + kSlots; ++s) {
-      slots.push_back(s);
-      const std::string tag = tagFor(s);
-      for (int i = 0; i < kKeysPerSlot; ++i) {
-        plain.push_back(kTag + ":p:" + tag + ":" + std::to_string(i));
-        managed.push_back(kTag + ":m:" + tag + ":" + std::to_string(i));
-        rows.push_back("row-" + tag + "-" + std::to_string(i));
-      }
-    }
-  }
-};
-
-std::string sections() {
-  return "postgres:\n  dsn: \"host=127.0.0.1 port=55432 dbname=app user=app\"\nkeyspaces:\n" +
-         keyspaceRule("m", kTag + ":m:<tag>:<id>", "SELECT 'row-' || $1 || '-' || $2 AS v",
-                      "    params: [tag, id]\n    format: value\n    ttl: 120s\n");
-}
-
-// Readers and writers over a KeySet: each writer SETs its share of the plain keys to
-// fresh values and reads them back, and reads every managed key. Every answer is checked.
-class Load {
- public:
-  Load(std::uint16_t port, const KeySet& keys) : port_(port), keys_(keys) {
-    accepted_.resize(keys.plain.size());
-    for (std::size_t i = 0; i < keys.plain.size(); ++i) accepted_[i] = {"start"};
-    Client c(port);
-    for (const auto& k : keys.plain) expectOk(c.call({"SET", k, "start"}), "SET " + k);
-    for (std::size_t i = 0; i < keys.managed.size(); ++i) {
-      if (show(c.call({"GET", keys.managed[i]})) != keys.rows[i]) {
-        throw std::runtime_error("managed " + keys.managed[i] + " did not load");
-      }
-    }
-    for (int w = 0; w < kWriters; ++w) threads_.emplace_back([this, w] { run(w); });
-  }
-  ~Load() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  long long commands() {
-    std::lock_guard lock(mutex_);
-    return commands_;
-  }
-  // Marks the start of a change: errors are reported relative to it.
-  void mark(const std::string& what) {
-    std::lock_guard lock(mutex_);
-    windows_.push_back({what, Clock::now(), {}, {}, 0});
-  }
-  // One pass over every key from a client of its own: true when every answer is right.
-  bool cleanPass() {
-    try {
-      Client c(port_);
-      for (std::size_t i = 0; i < keys_.managed.size(); ++i) {
-        if (show(c.call({"GET", keys_.managed[i]})) != keys_.rows[i]) return false;
-      }
-      for (std::size_t i = 0; i < keys_.plain.size(); ++i) {
-        const std::string got = show(c.call({"GET", keys_.plain[i]}));
-        std::lock_guard lock(mutex_);
-        if (!accepted_[i].contains(got)) return false;
-      }
-      return true;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-
-  struct Window {
-    std::string what;
-    Clock::time_point start, first_error, last_error;
-    long long errors;
-  };
-  long long wrong() {
-    std::lock_guard lock(mutex_);
-    return wrong_;
-  }
-  long long unexpectedErrors() {
-    std::lock_guard lock(mutex_);
-    return unexpected_;
-  }
-  void report(std::ostream& out) {
-    std::lock_guard lock(mutex_);
-    out << commands_ << " commands, " << errors_ << " errors, " << wrong_ << " wrong values\n";
-    for (const auto& w : windows_) {
-      out << "  " << w.what << ": " << w.errors << " errors";
-      if (w.errors > 0) {
-        out << " from " << ms(w.first_error - w.start) << " to " << ms(w.last_error - w.start)
-            << " ms after it began";
-      }
-      out << "\n";
-    }
-    for (const auto& [kind, n] : kinds_) out << "  " << n << " x " << kind << "\n";
-    for (const auto& s : samples_) out << "  wrong: " << s << "\n";
-  }
-  // The longest error window (first to last error of one change).
-  Clock::duration longestWindow() {
-    std::lock_guard lock(mutex_);
-    Clock::duration longest{};
-    for (const auto& w : windows_) {
-      if (w.errors > 0) longest = std::max(longest, w.last_error - w.first_error);
-    }
-    return longest;
-  }
-
- private:
-  void run(int w) {
-    try {
-      Client c(port_);
-      for (long long n = 0; !stop_.load(); ++n) {
-        for (std::size_t i = w; i < keys_.plain.size(); i += kWriters) {
-          const std::string value = std::to_string(w) + ":" + std::to_string(n);
-          const std::string set = show(c.call({"SET", keys_.plain[i], value}));
-          {
-            std::lock_guard lock(mutex_);
-            if (set == "OK") {
-              accepted_[i] = {value};
-            } else {
-              accepted_[i].insert(value);  // failed, or applied with the answer lost
-            }
-          }
-          check(set == "OK" ? "" : set);
-          const std::string got = show(c.call({"GET", keys_.plain[i]}));
-          std::lock_guard lock(mutex_);
-          if (!accepted_[i].contains(got)) checkLocked(got, keys_.plain[i]);
-          ++commands_;
-        }
-        for (std::size_t i = w; i < keys_.managed.size(); i += kWriters) {
-          const std::string got = show(c.call({"GET", keys_.managed[i]}));
-          std::lock_guard lock(mutex_);
-          if (got != keys_.rows[i]) checkLocked(got, keys_.managed[i]);
-          ++commands_;
-        }
-      }
-    } catch (const std::exception& e) {
-      std::lock_guard lock(mutex_);
-      ++unexpected_;
-      samples_.push_back(std::string("client: ") + e.what());
-    }
-  }
-  void check(const std::string& error) {
-    if (error.empty()) return;
-    std::lock_guard lock(mutex_);
-    checkLocked(error, "SET");
-  }
-  // `got` was not an accepted answer: an error (counted in the current window), or wrong.
-  void checkLocked(const std::string& got, const std::string& key) {
-    if (got.rfind("(error) ", 0) != 0) {
-      ++wrong_;
-      if (samples_.size() < 5) samples_.push_back(key + " -> " + got);
-      return;
-    }
-    ++errors_;
-    const std::string kind = got.substr(0, got.find(' ', 8));
-    ++kinds_[kind];
-    const bool expected =
-        kind == "(error) ERR" || kind == "(error) CLUSTERDOWN" || kind == "(error) TRYAGAIN";
-    if (!expected) ++unexpected_;
-    if (windows_.empty()) {
-      ++unexpected_;  // before any change
-      return;
-    }
-    auto& w = windows_.back();
-    const auto now = Clock::now();
-    if (w.errors++ == 0) w.first_error = now;
-    w.last_error = now;
-  }
-
-  std::uint16_t port_;
-  const KeySet& keys_;
-  std::mutex mutex_;
-  std::vector<std::set<std::string>> accepted_;  // guarded by mutex_
-  long long commands_ = 0, errors_ = 0, wrong_ = 0, unexpected_ = 0;
-  std::map<std::string, long long> kinds_;
-  std::vector<Window> windows_;
-  std::vector<std::string> samples_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-};
+constexpr int kSlots = 16;  // the range moved, from the start of a master's slots
 
 // The master that owns slot 0: the test's slots are 0..kSlots-1.
 std::uint16_t firstMaster() { return slotOwner(0).master; }
-
-void deleteKeys(std::uint16_t port, const KeySet& keys) {
-  Client c(port);
-  for (const auto& k : keys.plain) c.call({"DEL", k});
-  for (const auto& k : keys.managed) c.call({"DEL", k});
-}
 
 // ---------------------------------------------------------------------------------------
 // CLUSTER FAILOVER, and back
@@ -297,8 +86,8 @@ TEST(ClusterTopology, GracefulFailoverAndBackUnderLoad) {
   ASSERT_EQ(owner.replicas.size(), 1u);
   const std::uint16_t replica = owner.replicas[0];
   RolesGuard fail_back_whatever_happens{master};
-  const KeySet keys(0);
-  ReadthruProcess rt(clusterBackend("  command_timeout: 2s\n"), "", sections());
+  const KeySet keys(kTag, 0, kSlots);
+  ReadthruProcess rt(clusterBackend("  command_timeout: 2s\n"), "", loadSections(kTag));
   Client admin(rt.port());
   const long long pid = infoField(admin, "server", "process_id").value_or(0);
   const long long rss_before = memoryKib(pid, "VmRSS").value_or(0);
@@ -389,9 +178,9 @@ TEST(ClusterTopology, SlotRangeReshardedAndBackUnderLoad) {
     if (p != home) away = p;
   }
   ASSERT_NE(away, 0);
-  const KeySet keys(0);
+  const KeySet keys(kTag, 0, kSlots);
   SlotsGuard slots_home_whatever_happens{keys, home};
-  ReadthruProcess rt(clusterBackend("  command_timeout: 5s\n"), "", sections());
+  ReadthruProcess rt(clusterBackend("  command_timeout: 5s\n"), "", loadSections(kTag));
   Client admin(rt.port());
   const long long pid = infoField(admin, "server", "process_id").value_or(0);
   const long long rss_before = memoryKib(pid, "VmRSS").value_or(0);

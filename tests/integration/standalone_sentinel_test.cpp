@@ -13,18 +13,26 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client.hpp"
+#include "cluster_admin.hpp"
+#include "eventually.hpp"
 #include "readthru_process.hpp"
+#include "tcp_proxy.hpp"
 
 namespace readthru::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+long long ms(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 constexpr std::uint16_t kSentinelPorts[] = {26390, 26391, 26392};
 constexpr const char* kMasterName = "mymaster";
@@ -263,6 +271,15 @@ class Sentinel : public ::testing::Test {
            "\n  sentinel: { master: " + kMasterName + " }\n";
   }
 
+  static std::int64_t counter(Client& rt, const std::string& name) {
+    return infoInteger(show(rt.call({"INFO", "readthru"})), name).value_or(-1);
+  }
+  // One +switch-master subscription per io thread (each has its own router).
+  static std::int64_t subscriptions(Client& rt) {
+    return counter(rt, "backend_sentinel_subscriptions");
+  }
+
+  static constexpr int kThreads = 2;  // readthru's default listen.threads
   std::uint16_t original_ = 0;
 };
 
@@ -294,17 +311,26 @@ TEST_F(Sentinel, FollowsAFailover) {
   }
   ASSERT_EQ(directGet(promoted, "sen:before"), run);
 
+  ASSERT_TRUE(eventually([&] { return subscriptions(*rt) == kThreads; }, 10s))
+      << "readthru did not subscribe to +switch-master";
+  const auto heard_before = counter(*rt, "backend_sentinel_switches");
+
   ASSERT_EQ(startFailover(30s), "OK");
+  const auto t_failover = Clock::now();
   // Write through readthru until a write lands on the promoted node. Errors are expected
   // while the master changes; a broken connection is replaced. Sentinel is asked before
   // each write: once it names the promoted node, that node no longer replicates from the
   // old one, so a value found there was written there.
   int writes = 0, errors = 0;
   bool sentinel_switched = false, landed = false;
+  Clock::time_point t_switched{}, t_landed{};
   std::vector<std::pair<std::string, std::string>> acknowledged;
-  const auto deadline = Clock::now() + 60s;
+  const auto deadline = Clock::now() + 40s;
   while (!landed && Clock::now() < deadline) {
-    sentinel_switched = sentinel_switched || sentinelMaster() == promoted;
+    if (!sentinel_switched && sentinelMaster() == promoted) {
+      sentinel_switched = true;
+      t_switched = Clock::now();
+    }
     const std::string key = "sen:fo:" + std::to_string(writes);
     const std::string value = run + ":" + std::to_string(writes);
     ++writes;
@@ -322,7 +348,8 @@ TEST_F(Sentinel, FollowsAFailover) {
       ++errors;
     }
     landed = sentinel_switched && answer == "OK" && directGet(promoted, key) == value;
-    if (!landed) std::this_thread::sleep_for(50ms);
+    if (landed) t_landed = Clock::now();
+    if (!landed) std::this_thread::sleep_for(10ms);
   }
   // Writes acknowledged by the old master after the promotion are lost when it becomes a
   // replica (as with any Sentinel client): reported, not asserted.
@@ -332,7 +359,21 @@ TEST_F(Sentinel, FollowsAFailover) {
             << " acknowledged write(s) missing on the new master, in " << writes << " write(s)\n";
   ASSERT_TRUE(sentinel_switched) << "Sentinel never named port " << promoted;
   ASSERT_TRUE(landed) << "no write through readthru reached the new master on " << promoted;
+  std::cout << "SENTINEL FAILOVER answered OK; Sentinel named " << promoted << " after "
+            << ms(t_switched - t_failover) << " ms; the first write through readthru landed on it "
+            << ms(t_landed - t_failover) << " ms after the FAILOVER, " << ms(t_landed - t_switched)
+            << " ms after Sentinel named it\n";
+  // readthru's own account, with its timestamps: which path moved each router, and when.
+  std::istringstream log(proc.log());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("sentinel: master") != std::string::npos) std::cout << "  " << line << "\n";
+  }
   EXPECT_EQ(roleOf(promoted), "master");
+  // Both routers heard the switch on their subscription (the poll alone would not count).
+  if (!rt) rt = std::make_unique<Client>(proc.port());
+  EXPECT_TRUE(eventually(
+      [&] { return counter(*rt, "backend_sentinel_switches") >= heard_before + kThreads; }, 10s))
+      << show(rt->call({"INFO", "readthru"}));
 
   // From now on every write succeeds and lands on the new master.
   if (!rt) rt = std::make_unique<Client>(proc.port());
@@ -349,6 +390,55 @@ TEST_F(Sentinel, FollowsAFailover) {
   for (int i = 0; i < writes; ++i) del.push_back("sen:fo:" + std::to_string(i));
   for (int i = 0; i < 20; ++i) del.push_back("sen:after:" + std::to_string(i));
   rt->call(del);
+}
+
+// The subscription sits on the first sentinel, behind a proxy. That sentinel first hangs
+// (the proxy swallows everything: only the heartbeat can tell), then refuses connections:
+// each time the subscription must move to another sentinel, and the failover after that
+// is still heard there.
+TEST_F(Sentinel, SubscriptionMovesOnWhenASentinelHangsOrGoesAway) {
+  TcpProxy first(kSentinelPorts[0]);
+  const std::string seeds = "[\"127.0.0.1:" + std::to_string(first.port()) +
+                            "\", \"127.0.0.1:" + std::to_string(kSentinelPorts[1]) +
+                            "\", \"127.0.0.1:" + std::to_string(kSentinelPorts[2]) + "\"]";
+  ReadthruProcess proc(std::string("  mode: sentinel\n  seeds: ") + seeds +
+                       "\n  sentinel: { master: " + kMasterName + " }\n");
+  Client rt(proc.port());
+  ASSERT_TRUE(eventually([&] { return subscriptions(rt) == kThreads; }, 10s));
+  const auto made = counter(rt, "backend_sentinel_subscribes");
+
+  first.setMode(TcpProxy::Mode::kBlackhole);
+  EXPECT_TRUE(eventually(
+      [&] {
+        return counter(rt, "backend_sentinel_subscribes") >= made + kThreads &&
+               subscriptions(rt) == kThreads;
+      },
+      20s))
+      << show(rt.call({"INFO", "readthru"}));
+  first.setMode(TcpProxy::Mode::kClosed);
+  EXPECT_EQ(subscriptions(rt), kThreads) << "subscribed elsewhere, the close changes nothing";
+
+  // Sentinel names the other node after the failover; readthru's writes go there.
+  const std::uint16_t promoted = otherNode(original_);
+  const auto heard_before = counter(rt, "backend_sentinel_switches");
+  ASSERT_EQ(startFailover(30s), "OK");
+  ASSERT_TRUE(waitSentinelNames(promoted, 30s));
+  EXPECT_TRUE(eventually(
+      [&] { return counter(rt, "backend_sentinel_switches") >= heard_before + kThreads; }, 10s))
+      << show(rt.call({"INFO", "readthru"}));
+  const std::string value = "v" + std::to_string(Clock::now().time_since_epoch().count());
+  EXPECT_TRUE(eventually(
+      [&] {
+        try {
+          Client c(proc.port());
+          return show(c.call({"SET", "sen:moved", value})) == "OK" &&
+                 directGet(promoted, "sen:moved") == value;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      20s));
+  Client(proc.port()).call({"DEL", "sen:moved"});
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ void ReplicationStream::connect() {
   o.connect_timeout = options_.connect_timeout;
   session_ = std::make_shared<SimpleConnection>(
       io_, std::move(o), [this](const std::string& reason) { fail(reason); });
+  if (paused_) session_->pauseReading();  // takes effect once it streams
   session_->connect([this] { setUp(); });
 }
 

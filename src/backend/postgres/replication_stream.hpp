@@ -72,6 +72,11 @@ class ReplicationStream : public cache::ChangeSource {
   void describeTables(std::vector<std::string> tables, TablesCallback done) override;
   void start(TransactionCallback on_commit) override;
   void confirm(cache::Lsn lsn) override;
+  // While paused the session keeps sending its status (the server would otherwise end it
+  // after wal_sender_timeout), but reads nothing: a server that closes the session is
+  // noticed when a status send fails, or on resume().
+  void pause() override;
+  void resume() override;
   void stop() override;
 
   // cdc_connected, cdc_transactions, cdc_changes, cdc_reconnects, cdc_confirmed_lsn,
@@ -138,6 +143,7 @@ class ReplicationStream : public cache::ChangeSource {
   TransactionAssembler assembler_;
   std::deque<cache::Transaction> ready_;  // committed, waiting for the posted delivery
   bool delivery_posted_ = false;
+  bool paused_ = false;                  // pause(): nothing delivered, nothing read
   std::deque<Unconfirmed> unconfirmed_;  // in commit order
   cache::Lsn confirmed_ = 0;             // the caller's confirm(), highest so far
   cache::Lsn idle_end_ = 0;              // this session's latest WAL end or empty commit

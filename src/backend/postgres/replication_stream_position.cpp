@@ -37,7 +37,7 @@ void ReplicationStream::postDelivery() {
 
 void ReplicationStream::deliver() {
   const std::weak_ptr<char> alive = alive_;
-  while (!ready_.empty()) {
+  while (!ready_.empty() && !paused_) {
     cache::Transaction txn = std::move(ready_.front());
     ready_.pop_front();
     stats_.transactions.fetch_add(1, std::memory_order_relaxed);
@@ -47,6 +47,19 @@ void ReplicationStream::deliver() {
     if (on_commit) on_commit(std::move(txn));
     if (alive.expired()) return;
   }
+}
+
+void ReplicationStream::pause() {
+  if (paused_ || state_ == State::kStopped) return;
+  paused_ = true;
+  if (session_) session_->pauseReading();
+}
+
+void ReplicationStream::resume() {
+  if (!paused_ || state_ == State::kStopped) return;
+  paused_ = false;
+  if (session_) session_->resumeReading();
+  postDelivery();
 }
 
 // ---------------------------------------------------------------------------------------

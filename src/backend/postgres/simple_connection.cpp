@@ -252,8 +252,24 @@ void SimpleConnection::waitReadable() {
   });
 }
 
+void SimpleConnection::pauseReading() { reading_paused_ = true; }
+
+void SimpleConnection::resumeReading() {
+  if (!reading_paused_) return;
+  reading_paused_ = false;
+  asio::post(io_, [self = shared_from_this()] {
+    if (self->state_ == State::kCopying) self->onReadable();
+  });
+}
+
 void SimpleConnection::onReadable() {
   auto self = shared_from_this();
+  if (reading_paused_ && state_ == State::kCopying) {
+    // No read, and no read wait: the socket fills and the server waits. Only our output
+    // (status messages) moves; resumeReading() starts reading again.
+    flush();
+    return;
+  }
   // What is already buffered is handed out even if the read hit EOF.
   const bool input_ok = PQconsumeInput(conn_.get()) == 1;
   if (!drainResults()) return;
@@ -312,6 +328,7 @@ bool SimpleConnection::drainResults() {
 bool SimpleConnection::drainCopy() {
   PGconn* c = conn_.get();
   for (;;) {
+    if (reading_paused_) return true;  // the rest stays in libpq's buffer until resumed
     char* raw = nullptr;
     const int n = PQgetCopyData(c, &raw, /*async=*/1);
     LibpqString buf(raw);

@@ -66,6 +66,13 @@ class SimpleConnection : public std::enable_shared_from_this<SimpleConnection> {
   // Queues one CopyData message to the server while copying; false if libpq refused it.
   bool sendCopyData(std::string_view bytes);
 
+  // Flow control while copying (set at any time; it applies once the copy runs): paused,
+  // nothing more is read from the socket and on_data is not called, so the server's
+  // sends block once the socket buffers are full. Output still goes out. resumeReading()
+  // hands out what libpq had buffered, then reads on.
+  void pauseReading();
+  void resumeReading();
+
   // Quoted for SQL by libpq with this session's encoding; nullopt if libpq refuses
   // (invalid encoding). Only after on_ready.
   std::optional<std::string> literal(std::string_view text) const;
@@ -116,6 +123,7 @@ class SimpleConnection : public std::enable_shared_from_this<SimpleConnection> {
   bool busy_ = false;
   std::optional<Result<Rows>> outcome_;  // the running query's last result so far
   bool read_waiting_ = false;
+  bool reading_paused_ = false;
   bool write_waiting_ = false;
 };
 

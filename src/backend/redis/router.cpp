@@ -75,6 +75,14 @@ std::vector<cache::Counter> Router::counters() const {
       {"backend_late_replies_discarded", cache::counterValue(connection_stats_.late_replies)},
       {"backend_connections_stalled", cache::counterValue(connection_stats_.stalls)},
   };
+  if (cfg_.mode == config::BackendMode::kSentinel) {
+    out.push_back({"backend_sentinel_switches", cache::counterValue(stats_.sentinel_switches)});
+    out.push_back({"backend_sentinel_subscribes", cache::counterValue(stats_.sentinel_subscribes)});
+    out.push_back(
+        {"backend_sentinel_stale_polls", cache::counterValue(stats_.sentinel_stale_polls)});
+    out.push_back(
+        {"backend_sentinel_subscriptions", cache::counterValue(stats_.sentinel_subscribed)});
+  }
   for (int f = 1; f < kFaultSlots; ++f) {
     out.push_back({"backend_failed_" + std::string(faultName(static_cast<Fault>(f))),
                    cache::counterValue(stats_.faults[f])});

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "backend/redis/node_connection.hpp"
+#include "backend/redis/sentinel_messages.hpp"
+#include "backend/redis/sentinel_watch.hpp"
 #include "backend/redis/slot_map.hpp"
 #include "cache/backend.hpp"
 #include "config/config.hpp"
@@ -55,6 +57,10 @@ class Router : public cache::Backend {
     std::atomic<std::uint64_t> ask{0};
     std::atomic<std::uint64_t> tryagain{0};
     std::atomic<std::uint64_t> topology_refreshes{0};
+    std::atomic<std::uint64_t> sentinel_switches{0};     // new-master events heard for ours
+    std::atomic<std::uint64_t> sentinel_subscribes{0};   // subscriptions made (and remade)
+    std::atomic<std::uint64_t> sentinel_stale_polls{0};  // poll answers older than followed
+    std::atomic<std::uint64_t> sentinel_subscribed{0};   // gauge: 1 while subscribed
     // Requests that failed without a reply from Redis, by Fault (index: the code's value).
     std::atomic<std::uint64_t> faults[kFaultSlots]{};
   };
@@ -94,6 +100,8 @@ class Router : public cache::Backend {
   void tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candidates, std::size_t i);
   void applyMap(SlotMap map);
   void resolveSentinelMaster(std::size_t i);
+  void watchSentinels();
+  void followMaster(const config::Endpoint& master, std::string_view why);
   void sweep();
 
   // --- multi-key and fan-out (multi_key.cpp)
@@ -113,6 +121,10 @@ class Router : public cache::Backend {
   bool refresh_timer_armed_ = false;
   bool stopped_ = false;
   Clock::time_point next_refresh_{};  // periodic topology read (Sentinel poll, slot map)
+  // Sentinel mode: the +switch-master subscription (one per router, on this thread), and
+  // the rule that orders what it and the polls say.
+  std::unique_ptr<SentinelWatch> sentinel_watch_;
+  MasterChoice master_choice_;
   std::string last_refresh_error_;
   std::string logged_refresh_error_;  // the refresh failure last logged; empty once it works
   std::size_t any_node_rr_ = 0;

@@ -9,10 +9,13 @@ namespace {
 
 constexpr Millis kSweepInterval{100};
 constexpr Millis kRefreshDelay{100};  // coalesces a burst of MOVED/broken connections
-// Sentinel is asked for the master this often: after a failover, writes still go to the
-// old master (which accepts them until it is demoted, and then loses them) for at most
-// this long. Subscribing to +switch-master would narrow it further.
+// Sentinel is asked for the master this often while no subscription (SentinelWatch)
+// stands: after a failover, writes still go to the old master (which accepts them until it
+// is demoted, and then loses them) for at most this long. While subscribed, the message
+// moves us at once and the poll is only the fallback (a sentinel cut off from its peers
+// announces nothing), so it can be slower.
 constexpr Millis kSentinelPoll{100};
+constexpr Millis kSentinelPollSubscribed{1000};
 // The slot map is also re-read this often in cluster mode, so changes that cause no
 // redirect (a replica added or promoted, a node that came back) are seen too.
 constexpr Millis kClusterRefresh{5000};
@@ -29,6 +32,7 @@ void Router::start() {
       refresh();
       break;
     case config::BackendMode::kSentinel:
+      watchSentinels();
       refresh();
       break;
   }
@@ -39,6 +43,8 @@ void Router::stop() {
   stopped_ = true;
   sweep_timer_.cancel();
   refresh_timer_.cancel();
+  if (sentinel_watch_) sentinel_watch_->stop();
+  stats_.sentinel_subscribed.store(0, std::memory_order_relaxed);
   waiting_.clear();
   for (auto& [name, pool] : pools_) {
     for (auto& conn : pool) conn->close(/*silent=*/true);
@@ -66,9 +72,12 @@ void Router::sweep() {
       ++it;
     }
   }
+  const bool subscribed = sentinel_watch_ && sentinel_watch_->subscribed();
+  stats_.sentinel_subscribed.store(subscribed ? 1 : 0, std::memory_order_relaxed);
   if (cfg_.mode != config::BackendMode::kStandalone && now >= next_refresh_) {
-    next_refresh_ =
-        now + (cfg_.mode == config::BackendMode::kSentinel ? kSentinelPoll : kClusterRefresh);
+    next_refresh_ = now + (cfg_.mode == config::BackendMode::kCluster ? kClusterRefresh
+                           : subscribed                               ? kSentinelPollSubscribed
+                                                                      : kSentinelPoll);
     refresh();
   }
   sweep_timer_.expires_after(kSweepInterval);
@@ -144,6 +153,39 @@ void Router::tryRefreshFrom(std::shared_ptr<std::vector<config::Endpoint>> candi
       });
 }
 
+// ---------------------------------------------------------------------------------------
+// Sentinel: the poll and the subscription (SentinelWatch)
+
+// One subscription per router, like every other connection of this router: it lives on
+// the router's thread, so the switch reaches the map without a post or a lock; the price
+// is one idle connection to a sentinel per io thread, which Sentinel does not notice.
+void Router::watchSentinels() {
+  if (sentinel_watch_) {
+    sentinel_watch_->start();
+    return;
+  }
+  SentinelWatch::Options o;
+  o.sentinels = cfg_.seeds;
+  o.master = cfg_.sentinel_master;
+  o.connect_timeout = cfg_.connect_timeout;
+  sentinel_watch_ = std::make_unique<SentinelWatch>(
+      io_, std::move(o),
+      [this](const config::Endpoint& to, std::string_view channel) {
+        if (stopped_) return;
+        ++stats_.sentinel_switches;
+        if (auto moved = master_choice_.onSwitch(to)) followMaster(*moved, channel);
+      },
+      // A switch announced while we were not subscribed was missed: ask now.
+      [this] {
+        ++stats_.sentinel_subscribes;
+        stats_.sentinel_subscribed.store(1, std::memory_order_relaxed);
+        refreshSoon();
+      });
+  sentinel_watch_->start();
+}
+
+// Two questions back to back on one connection (sentinel_messages.hpp says why in this
+// order): the address, and the config epoch that orders it against other answers.
 void Router::resolveSentinelMaster(std::size_t i) {
   if (stopped_) return;
   if (i >= cfg_.seeds.size()) {
@@ -151,26 +193,34 @@ void Router::resolveSentinelMaster(std::size_t i) {
     if (!waiting_.empty()) refreshSoon();
     return;
   }
-  const std::vector<std::string> ask{"SENTINEL", "get-master-addr-by-name", cfg_.sentinel_master};
+  const std::vector<std::string> ask_addr{"SENTINEL", "get-master-addr-by-name",
+                                          cfg_.sentinel_master};
+  const std::vector<std::string> ask_epoch{"SENTINEL", "MASTER", cfg_.sentinel_master};
   const config::Endpoint sentinel = cfg_.seeds[i];
-  connection(sentinel, NodeKind::kSentinel, 0).send(ask, [this, i, sentinel](resp::Value v) {
+  NodeConnection& conn = connection(sentinel, NodeKind::kSentinel, 0);
+  auto addr = std::make_shared<resp::Value>();
+  conn.send(ask_addr, [addr](resp::Value v) { *addr = std::move(v); });
+  conn.send(ask_epoch, [this, i, sentinel, addr](resp::Value v) {
     if (stopped_) return;
-    if (!v.isArray() || v.elements.size() != 2 || v.elements[0].type != resp::Type::kBulk) {
-      last_refresh_error_ =
-          "sentinel " + sentinel.str() + ": " +
-          (v.isError() ? v.str : "does not know master '" + cfg_.sentinel_master + "'");
+    auto seen = parseSentinelAnswers(*addr, v);
+    if (!seen) {
+      last_refresh_error_ = "sentinel " + sentinel.str() + ": " + seen.error().message;
       resolveSentinelMaster(i + 1);
       return;
     }
-    config::Endpoint master;
-    master.host = v.elements[0].str;
-    master.port = static_cast<std::uint16_t>(std::atoi(v.elements[1].str.c_str()));
     refreshing_ = false;
-    if (map_.empty() || map_.shard(0).master != master) {
-      spdlog::info("sentinel: master '{}' is at {}", cfg_.sentinel_master, master.str());
-      applyMap(SlotMap::single(master));
+    const auto before = master_choice_.current();
+    if (auto moved = master_choice_.onPoll(*seen, Clock::now())) {
+      followMaster(*moved, "poll");
+    } else if (before && seen->master != *before) {
+      ++stats_.sentinel_stale_polls;
     }
   });
+}
+
+void Router::followMaster(const config::Endpoint& master, std::string_view why) {
+  spdlog::info("sentinel: master '{}' is at {} ({})", cfg_.sentinel_master, master.str(), why);
+  applyMap(SlotMap::single(master));
 }
 
 void Router::applyMap(SlotMap map) {

@@ -370,6 +370,39 @@ TEST_F(ReplicationStreamTest, DescribeTablesReportsAnUnreachableDatabase) {
 
 // Stopping (or destroying) with a describe and a connect in flight runs no callback and
 // leaves no handler behind that touches the stream.
+// Paused from inside on_commit, the stream delivers nothing more and stops reading: with
+// more WAL to send than the socket buffers hold, the walsender blocks writing to us
+// (wait event WalSenderWriteData). Resumed, it delivers every transaction, in order.
+TEST_F(ReplicationStreamTest, PauseStopsDeliveryAndReadingAndResumeDeliversEverything) {
+  constexpr int kTransactions = 3000;  // of ~2 KiB each: more than the socket buffers hold
+  stream_ = std::make_unique<ReplicationStream>(io_, options());
+  stream_->start([this](cache::Transaction t) {
+    received_.push_back(std::move(t));
+    if (received_.size() == 1) stream_->pause();
+  });
+  ASSERT_TRUE(runUntil([this] { return counter("cdc_connected") == 1; }));
+  pg_.exec("DO $$ BEGIN FOR i IN 1.." + std::to_string(kTransactions) + " LOOP INSERT INTO " +
+           table_ + " VALUES (i, repeat('x', 2000), i); COMMIT; END LOOP; END $$");
+  const std::string wait_event =
+      "SELECT wait_event FROM pg_stat_activity WHERE pid = (SELECT active_pid FROM "
+      "pg_replication_slots WHERE slot_name = '" +
+      slot_ + "')";
+  EXPECT_TRUE(runUntil([&] { return pg_.scalar(wait_event) == "WalSenderWriteData"; }, 30s))
+      << "the walsender was not held up: " << pg_.scalar(wait_event);
+  EXPECT_EQ(received_.size(), 1u);
+  EXPECT_EQ(counter("cdc_connected"), 1u) << "the session must survive the pause";
+
+  stream_->resume();
+  ASSERT_TRUE(runUntil([&] { return received_.size() >= kTransactions; }, 40s))
+      << received_.size() << " delivered";
+  ASSERT_EQ(received_.size(), static_cast<std::size_t>(kTransactions));
+  for (int i = 0; i < kTransactions; ++i) {
+    ASSERT_EQ(received_[i].changes.at(0).new_row.at(0), std::to_string(i + 1)) << i;
+  }
+  stream_->confirm(received_.back().end_lsn);
+  EXPECT_TRUE(serverConfirmed(received_.back().end_lsn));
+}
+
 TEST_F(ReplicationStreamTest, StopSilencesEverything) {
   bool called = false;
   stream_ = std::make_unique<ReplicationStream>(io_, options());

@@ -329,6 +329,15 @@ TEST(Config, InvalidationSections) {
 
   EXPECT_EQ(errorOf(std::string(kMinimal) + "cdc: { slot: Bad-Name }\n"),
             "test.yaml:2: cdc.slot: must be 1-63 lower-case letters, digits or '_'");
+  EXPECT_EQ(cfg.cdc.max_queued_transactions, 10000);
+  EXPECT_EQ(cfg.cdc.max_queued_bytes, 16u << 20);
+  const Config bounded = loadString(
+      std::string(kMinimal) + "cdc: { max_queued_transactions: 50, max_queued_bytes: 1mb }\n",
+      "test.yaml");
+  EXPECT_EQ(bounded.cdc.max_queued_transactions, 50);
+  EXPECT_EQ(bounded.cdc.max_queued_bytes, 1u << 20);
+  EXPECT_NE(errorOf(std::string(kMinimal) + "cdc: { max_queued_transactions: 0 }\n"), "");
+  EXPECT_NE(errorOf(std::string(kMinimal) + "cdc: { max_queued_bytes: 0 }\n"), "");
   EXPECT_EQ(errorOf(std::string(kMinimal) + "invalidation_stream: { group: g }\n"),
             "test.yaml:2: invalidation_stream.key: is required");
   const std::string no_key = std::string(kMinimal) +
