@@ -60,8 +60,15 @@ void CdcApplier::stop() {
   stopped_ = true;
   tick_timer_.cancel();
   retry_timer_.cancel();
-  std::lock_guard lock(source_mutex_);
-  if (source_) source_->stop();
+  {
+    std::lock_guard lock(source_mutex_);
+    if (source_) source_->stop();
+  }
+  if (leading_) {
+    // Another instance may lead now rather than when the lease runs out: what we applied
+    // is confirmed, and what we did not the database sends the next leader again.
+    redis_.send({"EVAL", kReleaseScript, "1", leader_key_, options_.instance}, [](resp::Value) {});
+  }
 }
 
 // Every third of the lease: renew it while leading, else try to take it.

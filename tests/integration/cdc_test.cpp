@@ -201,6 +201,26 @@ TEST_F(Cdc, TwoInstancesOneLeaderAndATakeover) {
   proc_ = new ReadthruProcess(clusterBackend(), "", config());
 }
 
+// A leader that stops (SIGTERM) lets go of its lease on the way out, so another instance
+// need not wait for it to run out.
+TEST_F(Cdc, AStoppingLeaderReleasesItsLease) {
+  const std::string lease_key = "readthru:cdc:leader:{" + kTag + "_slot}";
+  const std::uint16_t lease_node = slotOwner(keySlot(lease_key)).master;
+  Client a(proc_->port());
+  ASSERT_TRUE(eventually(
+      [&] {
+        return infoInteger(a.call({"INFO", "readthru"}).str, "cdc_leader").value_or(0) == 1;
+      },
+      kWait));
+  const std::string holder = show(Client(lease_node).call({"GET", lease_key}));
+  ASSERT_NE(holder, "(nil)");
+  proc_->stop(/*kill=*/false);
+  // Gone at once, not a lease time later (nobody else competes for it here).
+  EXPECT_EQ(show(Client(lease_node).call({"GET", lease_key})), "(nil)");
+  delete proc_;
+  proc_ = new ReadthruProcess(clusterBackend(), "", config());
+}
+
 TEST_F(Cdc, StartRefusesRulesTheReplicaIdentityCannotServe) {
   Pg().exec("ALTER TABLE " + kMembers + " REPLICA IDENTITY DEFAULT");
   std::string cfg = config();
