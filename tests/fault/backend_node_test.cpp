@@ -79,7 +79,6 @@ TEST(BackendNode, SlowCommandFailsAloneAndItsNeighboursAreAnswered) {
   EXPECT_EQ(show(slow.call({"GET", "k"})), "after");
   EXPECT_EQ(show(neighbour.call({"PING"})), "PONG");
   EXPECT_TRUE(eventually([&] { return counter(admin, "backend_late_replies_discarded") == 1; }));
-  EXPECT_EQ(counter(admin, "backend_timeouts"), 1);
   EXPECT_EQ(counter(admin, "backend_failed_timeout"), 1);
   EXPECT_EQ(counter(admin, "backend_failed_connection_lost"), 0);
   EXPECT_EQ(counter(admin, "backend_connections_stalled"), 0);

@@ -302,7 +302,6 @@ void NodeConnection::expireOverdue(Clock::time_point now) {
     p.expired = true;
     auto done = std::move(p.done);
     p.done = nullptr;
-    if (options_.stats) options_.stats->timeouts.fetch_add(1, std::memory_order_relaxed);
     countFailure();
     const std::uint64_t gen = generation_;
     done(failure(Fault::kTimeout,

@@ -38,7 +38,6 @@ namespace readthru::backend::redis {
 
 // Counts shared by one router's connections (read by INFO from any thread).
 struct ConnectionStats {
-  std::atomic<std::uint64_t> timeouts{0};      // requests failed by command_timeout
   std::atomic<std::uint64_t> late_replies{0};  // replies that came after their request failed
   std::atomic<std::uint64_t> stalls{0};        // connections dropped after node_timeout
   std::atomic<std::uint64_t> queue_full{0};    // requests refused: too much queued

@@ -71,7 +71,6 @@ std::vector<cache::Counter> Router::counters() const {
       {"backend_ask_redirects", cache::counterValue(stats_.ask)},
       {"backend_tryagain_retries", cache::counterValue(stats_.tryagain)},
       {"backend_topology_refreshes", cache::counterValue(stats_.topology_refreshes)},
-      {"backend_timeouts", cache::counterValue(connection_stats_.timeouts)},
       {"backend_late_replies_discarded", cache::counterValue(connection_stats_.late_replies)},
       {"backend_connections_stalled", cache::counterValue(connection_stats_.stalls)},
   };
