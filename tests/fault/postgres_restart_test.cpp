@@ -70,19 +70,8 @@ struct Tally {
   std::map<std::string, long long> kinds;  // cold errors, by their text (cut)
 };
 
-// Drops the test's table at the end, once the database is back (declared before PgStarter).
-struct TableDropper {
-  ~TableDropper() {
-    try {
-      Pg().exec("DROP TABLE IF EXISTS " + kTable);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not drop " << kTable << ": " << e.what();
-    }
-  }
-};
-
 TEST(PostgresRestart, HotKeysAreServedColdKeysFailFastAndLoadAgainAfterTheRestart) {
-  TableDropper drop_table_at_the_end;
+  DropTableAtExit drop_table_at_the_end(kTable);
   {
     Pg pg;
     pg.exec("DROP TABLE IF EXISTS " + kTable + "; CREATE TABLE " + kTable +

@@ -103,18 +103,8 @@ class MaxmemoryGuard {
   std::vector<Saved> saved_;
 };
 
-struct TableDropper {
-  ~TableDropper() {
-    try {
-      Pg().exec("DROP TABLE IF EXISTS " + kTable);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not drop " << kTable << ": " << e.what();
-    }
-  }
-};
-
 TEST(RedisEviction, FullMastersEvictWithLfuAndEveryReadIsStillRight) {
-  TableDropper drop_table_at_the_end;
+  DropTableAtExit drop_table_at_the_end(kTable);
   std::vector<std::string> rows(kRows + 1);
   {
     Pg pg;

@@ -3,8 +3,12 @@
 // up tables, change rows, read pg_stat_statements. Failures throw.
 
 #include <cstdint>
+#include <exception>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "gtest/gtest.h"
 
 struct pg_conn;
 
@@ -38,6 +42,25 @@ class Pg {
 
  private:
   pg_conn* conn_ = nullptr;
+};
+
+// Drops `table` when it goes out of scope, however the test ends (declare it before
+// anything that stops the database, so that it runs after the database is back).
+class DropTableAtExit {
+ public:
+  explicit DropTableAtExit(std::string table) : table_(std::move(table)) {}
+  ~DropTableAtExit() {
+    try {
+      Pg().exec("DROP TABLE IF EXISTS " + table_);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "could not drop " << table_ << ": " << e.what();
+    }
+  }
+  DropTableAtExit(const DropTableAtExit&) = delete;
+  DropTableAtExit& operator=(const DropTableAtExit&) = delete;
+
+ private:
+  std::string table_;
 };
 
 }  // namespace readthru::testing

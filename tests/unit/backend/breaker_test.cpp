@@ -7,16 +7,10 @@
 namespace readthru::backend::redis {
 namespace {
 
-BreakerOptions options(int consecutive = 5) {
-  BreakerOptions o;
-  o.consecutive_failures = consecutive;
-  o.open_time = Millis(10000);
-  o.max_open_time = Millis(40000);
-  return o;
-}
-
 TEST(BreakerTable, OneBreakerPerNodeAndCounters) {
-  BreakerTable table(options(1));
+  BreakerOptions one_failure_opens;
+  one_failure_opens.consecutive_failures = 1;
+  BreakerTable table(one_failure_opens);
   auto a = table.get("h:1");
   EXPECT_EQ(a, table.get("h:1"));
   EXPECT_NE(a, table.get("h:2"));
