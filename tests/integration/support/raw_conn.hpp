@@ -50,8 +50,10 @@ class RawConn {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   }
-  ~RawConn() {
+  ~RawConn() { close(); }
+  void close() {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
   }
   RawConn(const RawConn&) = delete;
   RawConn& operator=(const RawConn&) = delete;
