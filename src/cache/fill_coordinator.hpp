@@ -13,6 +13,10 @@
 // (redis_ok false) nothing is leased or stored: results go to the gutter. One per io
 // thread, owned by that thread's ReadThrough; the rules and the single-flight table are
 // shared. The keyspace rules and the batchers come with each fetch, in its Generation.
+//
+// The stale ladder's reloads (stale_ladder.hpp) are fills too: one that wins the lease
+// loads although Redis holds the value, and stores the value with its meta key; one that
+// does not leaves the value to the instance that did.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -42,9 +46,6 @@ class FillCoordinator : public CounterSource {
     // Unique per process and thread: lease tokens are "<instance>:<n>".
     std::string instance;
     Gutter* gutter = nullptr;  // may be null
-    // io threads in the process: each coordinator takes its share of a keyspace's
-    // max_loads_in_flight and max_loads_waiting.
-    int threads = 1;
   };
 
   FillCoordinator(boost::asio::io_context& io, SingleFlight& flights, Backend& redis,
