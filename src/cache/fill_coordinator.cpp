@@ -75,7 +75,6 @@ LoadedPtr fromRead(resp::Value read) {
 struct FillCoordinator::Fill {
   SingleFlight::FlightPtr flight;
   GenerationPtr gen;     // keeps *ks and its batcher alive across a reload
-  LadderPolicy ladder;   // the keyspace's stale ladder (stale_ladder.hpp)
   std::string meta_key;  // with a ladder: the value's freshness, written with it
   bool reload = false;   // replaces a value Redis still holds (refresh ahead, stale)
   Clock::time_point load_started;
@@ -174,8 +173,7 @@ void FillCoordinator::start(SingleFlight::FlightPtr flight, const GenerationPtr&
   fill->gen = gen;
   fill->ks = &ks;
   fill->state_key = stateKey(key);
-  fill->ladder = LadderPolicy::of(ks.cfg());
-  if (fill->ladder.enabled()) fill->meta_key = metaKey(key);
+  if (ks.ladder().enabled()) fill->meta_key = metaKey(key);
   fill->reload = kind == Fetch::kReload;
   fill->key = std::move(key);
   fill->logical = std::move(logical);
@@ -347,7 +345,7 @@ void FillCoordinator::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded)
     // says until when it is fresh and how long this load took.
     const Millis ttl = ttlWithJitter(ks);
     std::vector<std::string> args{std::string(ks.isHash() ? "h" : "v"), fill->lease,
-                                  std::to_string((ttl + fill->ladder.grace()).count())};
+                                  std::to_string((ttl + ks.ladder().grace()).count())};
     if (!fill->meta_key.empty()) {
       const auto delta =
           std::chrono::duration_cast<Millis>(Clock::now() - fill->load_started).count();

@@ -97,7 +97,7 @@ void Invalidator::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
     if (const Keyspace* ks = slot_.current()->rules().match(key, caps)) {
       key = ks->physicalKey(key);
       states.push_back(stateKey(key));
-      if (LadderPolicy::of(ks->cfg()).enabled()) states.push_back(metaKey(key));
+      if (ks->ladder().enabled()) states.push_back(metaKey(key));
     }
     fills_.forget(key);
     bump(stats_.invalidated_keys);

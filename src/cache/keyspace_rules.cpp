@@ -104,6 +104,7 @@ Result<std::shared_ptr<KeyspaceRules>> KeyspaceRules::build(
     if (!pattern) return ruleError(cfg, "pattern: " + pattern.error().message);
     auto ks = std::make_unique<Keyspace>();
     ks->cfg_ = cfg;
+    ks->ladder_ = LadderPolicy::of(cfg);
     ks->pattern_ = std::move(*pattern);
     if (auto err = compileKeeping(*ks)) {
       return *err;

@@ -17,6 +17,7 @@
 
 #include "cache/key_pattern.hpp"
 #include "cache/source_loader.hpp"
+#include "cache/stale_ladder.hpp"
 #include "common/result.hpp"
 #include "config/config.hpp"
 
@@ -35,6 +36,8 @@ class Keyspace {
   // The batch statement's index, when batch_query is set.
   std::optional<std::size_t> batchStatement() const { return batch_statement_; }
   bool isHash() const { return cfg_.format == config::KeyspaceFormat::kHash; }
+  // The rule's stale ladder, derived from cfg() once (read on every hit).
+  const LadderPolicy& ladder() const { return ladder_; }
 
   // The key Redis holds for `key` (a key this keyspace matched): the same key, or with
   // `version: n` the key with "v<n>:" after the pattern's leading literal text
@@ -66,6 +69,7 @@ class Keyspace {
   friend class KeyspaceRules;
 
   config::KeyspaceConfig cfg_;
+  LadderPolicy ladder_;
   KeyPattern pattern_;
   KeyPattern physical_pattern_;
   std::size_t version_at_ = 0;  // where physicalKey() inserts the version

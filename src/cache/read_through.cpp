@@ -133,7 +133,7 @@ void ReadThrough::readOne(Read kind, GenerationPtr gen, const Keyspace& ks, Comm
   Target t{kind, std::move(gen), &ks, cmd.args[1],
            kind == Read::kHGet ? cmd.args[2] : std::string()};
   cmd.args[1] = ks.physicalKey(t.key);
-  if (LadderPolicy::of(ks.cfg()).enabled()) {
+  if (ks.ladder().enabled()) {
     readWithFreshness(std::move(t), std::move(cmd), std::move(done));
     return;
   }
@@ -212,8 +212,7 @@ void ReadThrough::climb(Target t, resp::Value data, const resp::Value& meta, Rep
   const double u = 1.0 - std::uniform_real_distribution<double>(0.0, 1.0)(rng);  // (0, 1]
   const auto freshness =
       meta.type == resp::Type::kBulk ? parseMeta(meta.str) : std::optional<FreshnessMeta>();
-  const LadderStep step =
-      ladderStep(LadderPolicy::of(t.ks->cfg()), freshness, FillCoordinator::unixMillis(), u);
+  const LadderStep step = ladderStep(t.ks->ladder(), freshness, FillCoordinator::unixMillis(), u);
   switch (step) {
     case LadderStep::kServe:
       bump(stats_.hits);
@@ -307,7 +306,7 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
     if (ks == nullptr || ks->isHash()) continue;
     Managed& m = managed.emplace_back(Managed{i - 1, ks, cmd.args[i]});
     cmd.args[i] = ks->physicalKey(cmd.args[i]);
-    if (LadderPolicy::of(ks->cfg()).enabled()) {
+    if (ks->ladder().enabled()) {
       m.meta_index = count + metas.size();
       metas.push_back(metaKey(cmd.args[i]));
     }
