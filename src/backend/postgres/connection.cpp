@@ -6,7 +6,6 @@
 
 #include "backend/postgres/row_conversion.hpp"
 #include "backend/postgres/session.hpp"
-#include "common/breaker.hpp"
 #include "common/log.hpp"
 
 namespace readthru::backend::postgres {
@@ -15,8 +14,6 @@ using Posix = asio::posix::stream_descriptor;
 
 namespace {
 
-constexpr Millis kFirstBackoff{100};
-constexpr Millis kMaxBackoff{2000};
 constexpr Millis kDefaultConnectTimeout{2000};
 
 struct ResultDeleter {
@@ -158,7 +155,7 @@ void Connection::onConnected() {
 
 void Connection::becomeReady() {
   state_ = State::kReady;
-  backoff_ = Millis{0};
+  backoff_.reset();
   ++ready_count_;
   if (hooks_.on_ready) hooks_.on_ready(*this);
 }
@@ -399,14 +396,11 @@ void Connection::fail(const std::string& reason, const std::string& query_messag
   failed.swap(steps_);
   queries_in_flight_ = 0;
 
-  // A lost connection is retried at once; a failed connect backs off so a dead database
-  // costs one attempt per interval, jittered so that the sessions of every thread and
-  // instance do not all knock at the same moment when it comes back.
-  backoff_ = !connect_failed         ? Millis{0}
-             : backoff_.count() == 0 ? kFirstBackoff
-                                     : std::min(backoff_ * 2, kMaxBackoff);
+  // A lost connection is retried at once; a failed connect backs off (common/backoff.hpp)
+  // so a dead database costs one attempt per interval.
+  if (!connect_failed) backoff_.reset();
   state_ = State::kBackoff;
-  retry_timer_.expires_after(jittered(backoff_));
+  retry_timer_.expires_after(connect_failed ? backoff_.next() : Millis{0});
   retry_timer_.async_wait([self, gen = generation_](boost::system::error_code ec) {
     if (!ec && gen == self->generation_) self->connect();
   });

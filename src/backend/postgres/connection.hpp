@@ -25,6 +25,7 @@
 
 #include "backend/postgres/row_conversion.hpp"
 #include "cache/source_loader.hpp"
+#include "common/backoff.hpp"
 #include "common/fault.hpp"
 #include "common/result.hpp"
 #include "common/units.hpp"
@@ -144,7 +145,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queries_in_flight_ = 0;
   // Per statement: empty if it prepared on this connection, else the database's reason.
   std::vector<std::optional<std::string>> prepare_errors_;
-  Millis backoff_{0};
+  Backoff backoff_;
   std::string last_error_;
   std::uint64_t ready_count_ = 0;
   std::uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers check it

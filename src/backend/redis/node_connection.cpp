@@ -15,9 +15,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr Millis kFirstBackoff{100};
-constexpr Millis kMaxBackoff{2000};
-
 // Encodes with hiredis's formatter, appending to `out`.
 void appendEncoded(std::string& out, std::span<const std::string> args) {
   constexpr std::size_t kStackArgs = 16;
@@ -163,7 +160,7 @@ void NodeConnection::onConnected() {
     state_before_ready_was_broken_ = false;
   }
   state_ = State::kReady;
-  backoff_ = Millis{0};
+  backoff_.reset();
   progress_ = Clock::now();
 
   // AUTH and READONLY go before anything queued while connecting.
@@ -359,8 +356,7 @@ void NodeConnection::fail(const std::string& reason, bool connect_failed) {
   if (connect_failed) {
     // Back off so a dead node costs one failed connect per interval, not one per request;
     // the jitter keeps the threads (and instances) from reconnecting in step.
-    backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
-    backoff_until_ = Clock::now() + jittered(backoff_);
+    backoff_until_ = Clock::now() + backoff_.next();
     state_ = State::kBackoff;
     if (!state_before_ready_was_broken_) {
       spdlog::warn("redis node {} unreachable: {}", endpoint_.str(), reason);

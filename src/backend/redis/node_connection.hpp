@@ -30,6 +30,7 @@
 #include "backend/redis/breaker.hpp"
 #include "backend/redis/reply_reader.hpp"
 #include "cache/backend.hpp"
+#include "common/backoff.hpp"
 #include "common/fault.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
@@ -122,7 +123,7 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   boost::asio::steady_timer connect_timer_;
   State state_ = State::kIdle;
   Clock::time_point backoff_until_{};
-  Millis backoff_{0};
+  Backoff backoff_;
   std::string last_error_;
   std::string out_;      // encoded requests not yet handed to the socket
   std::string writing_;  // the batch being written

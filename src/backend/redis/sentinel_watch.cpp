@@ -15,8 +15,6 @@ using asio::ip::tcp;
 
 namespace {
 
-constexpr Millis kFirstBackoff{100};
-constexpr Millis kMaxBackoff{2000};
 constexpr std::size_t kChannels = std::size(kMasterEventChannels);
 
 }  // namespace
@@ -137,7 +135,7 @@ void SentinelWatch::onMessage(const resp::Value& v) {
       // One confirmation per channel: the subscription stands once all of them came.
       if (++confirmed_ != kChannels) return;
       subscribed_ = true;
-      backoff_ = Millis{0};
+      backoff_.reset();
       if (reported_down_) {
         spdlog::info("sentinel: subscribed on {} again", sentinel.str());
         reported_down_ = false;
@@ -222,9 +220,8 @@ void SentinelWatch::fail(const std::string& reason) {
     reported_down_ = true;
   }
   ++next_;
-  backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
   const std::uint64_t gen = generation_;
-  timer_.expires_after(jittered(backoff_));
+  timer_.expires_after(backoff_.next());
   timer_.async_wait([this, alive = std::weak_ptr<char>(alive_), gen](boost::system::error_code ec) {
     if (ec || alive.expired() || gen != generation_) return;
     connect();

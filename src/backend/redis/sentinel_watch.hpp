@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "backend/redis/reply_reader.hpp"
+#include "common/backoff.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
 
@@ -83,7 +84,7 @@ class SentinelWatch {
   bool reported_down_ = false;    // the current outage has been logged
   std::size_t next_ = 0;          // the sentinel to try next
   std::uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers check it
-  Millis backoff_{0};
+  Backoff backoff_;
   Clock::time_point heard_{};  // last bytes from the sentinel
   char read_buf_[4096];
 };
