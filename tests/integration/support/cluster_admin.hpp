@@ -15,10 +15,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "client.hpp"
+#include "eventually.hpp"
 #include "readthru_process.hpp"
 
 namespace readthru::testing {
@@ -231,13 +231,9 @@ inline bool everyNodeAgrees(std::int64_t slot, std::uint16_t owner) {
 // Polls everyNodeAgrees() for up to `timeout`; throws when they do not come to agree.
 inline void waitUntilEveryNodeAgrees(std::int64_t slot, std::uint16_t owner,
                                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!everyNodeAgrees(slot, owner)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("nodes do not agree that slot " + std::to_string(slot) + " is on " +
-                               std::to_string(owner));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!eventually([&] { return everyNodeAgrees(slot, owner); }, timeout)) {
+    throw std::runtime_error("nodes do not agree that slot " + std::to_string(slot) + " is on " +
+                             std::to_string(owner));
   }
 }
 
