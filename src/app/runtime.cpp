@@ -46,11 +46,11 @@ Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules
   ctx_.node_id = randomHex40();
   breakers_ = std::make_shared<backend::redis::BreakerTable>(
       backend::redis::Router::breakerOptions(cfg.backend.breaker));
-  ctx_.counter_sources.push_back(breakers_.get());
+  ctx_.metrics.add(breakers_.get());
   if (rules_) {
     db_breaker_ = std::make_shared<backend::postgres::DatabaseBreaker>(cfg.postgres.breaker);
-    ctx_.counter_sources.push_back(db_breaker_.get());
-    ctx_.counter_sources.push_back(gutter_.get());
+    ctx_.metrics.add(db_breaker_.get());
+    ctx_.metrics.add(gutter_.get());
   }
   for (int i = 0; i < cfg.listen.threads; ++i) buildThread(i, cfg);
   buildInputs(cfg);
@@ -78,8 +78,9 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   routers_.push_back(
       std::make_unique<backend::redis::Router>(io, cfg.backend, per_thread, breakers_));
   ctx_.stats.push_back(std::make_unique<server::ThreadStats>());
+  ctx_.metrics.add(ctx_.stats.back().get());
   ctx_.sessions.push_back(std::make_unique<server::SessionList>());
-  ctx_.counter_sources.push_back(routers_.back().get());
+  ctx_.metrics.add(routers_.back().get());
   if (!rules_) return;
   pools_.push_back(makePool(io, cfg.postgres, *rules_, prepared_));
   cache::ReadThrough::Options options;
@@ -92,7 +93,7 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   read_throughs_.push_back(std::make_unique<cache::ReadThrough>(
       io, rules_, pools_.back(), *flights_, *routers_.back(), options));
   // Its counters include its pools', old and new.
-  ctx_.counter_sources.push_back(read_throughs_.back().get());
+  ctx_.metrics.add(read_throughs_.back().get());
 }
 
 std::shared_ptr<backend::postgres::Pool> Runtime::makePool(
@@ -155,7 +156,7 @@ void Runtime::buildInputs(const config::Config& cfg) {
     so.consumer = "readthru-" + ctx_.run_id.substr(0, 16);
     stream_consumer_ = std::make_unique<cache::StreamConsumer>(*ios_.front(), *routers_.front(),
                                                                *read_throughs_.front(), so);
-    ctx_.counter_sources.push_back(stream_consumer_.get());
+    ctx_.metrics.add(stream_consumer_.get());
   }
   if (wantsCdc(cfg)) {
     cache::CdcApplier::Options co;
@@ -170,7 +171,7 @@ void Runtime::buildInputs(const config::Config& cfg) {
     };
     cdc_ = std::make_unique<cache::CdcApplier>(*ios_.front(), *routers_.front(),
                                                *read_throughs_.front(), rules_, make_source, co);
-    ctx_.counter_sources.push_back(cdc_.get());
+    ctx_.metrics.add(cdc_.get());
   }
 }
 

@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "cache/counters.hpp"
 #include "command/command_table.hpp"
+#include "metrics/cells.hpp"
+#include "metrics/snapshot.hpp"
 #include "resp/value.hpp"
 
 namespace readthru::cache {
@@ -27,7 +28,7 @@ struct Command {
 // error values (resp::Type::kError) with the text the client should see.
 using ReplyCallback = std::function<void(resp::Value)>;
 
-class Backend : public CounterSource {
+class Backend : public metrics::Source {
  public:
   // Runs `cmd` against Redis (routing, splitting, redirects and retries are the
   // backend's business). Never throws. `done` may run before execute() returns, when the

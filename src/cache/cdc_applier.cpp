@@ -17,11 +17,30 @@ constexpr const char* kReleaseScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
     "return 0";
 
-bool isCumulative(const std::string& name) {
-  // Gauges describe the current source only; counts add up across terms.
-  return name != "cdc_connected" && name != "cdc_confirmed_lsn" && name != "cdc_lag_bytes" &&
-         name != "cdc_lag_ms";
-}
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kLeader{"readthru_cdc_leader", Kind::kGauge,
+                         "1 while this instance holds the CDC leader lease.", "cdc_leader"};
+constexpr Family kTerms{"readthru_cdc_leader_terms_total", Kind::kCounter,
+                        "Times this instance became the CDC leader.", "cdc_leader_terms"};
+constexpr Family kApplied{"readthru_cdc_transactions_applied_total", Kind::kCounter,
+                          "Committed transactions whose invalidations were applied.",
+                          "cdc_transactions_applied"};
+constexpr Family kApplyErrors{"readthru_cdc_apply_errors_total", Kind::kCounter,
+                              "Failed attempts to apply a transaction's invalidations.",
+                              "cdc_apply_errors"};
+constexpr Family kRuleProblems{"readthru_cdc_rule_problems", Kind::kGauge,
+                               "Keyspace rules CDC cannot follow (see the log).",
+                               "cdc_rule_problems"};
+constexpr Family kQueued{"readthru_cdc_queued_transactions", Kind::kGauge,
+                         "Transactions waiting to be applied.", "cdc_queued_transactions"};
+constexpr Family kQueuedBytes{"readthru_cdc_queued_bytes", Kind::kGauge,
+                              "Bytes of invalidations waiting to be applied.", "cdc_queued_bytes"};
+constexpr Family kPaused{"readthru_cdc_paused", Kind::kGauge,
+                         "1 while the change stream is paused because the queue is full.",
+                         "cdc_paused"};
+constexpr Family kPauses{"readthru_cdc_pauses_total", Kind::kCounter,
+                         "Times the change stream was paused for a full queue.", "cdc_pauses"};
 
 // What a queued transaction weighs: the names it invalidates.
 std::size_t nameBytes(const Invalidations& inv) {
@@ -112,8 +131,8 @@ void CdcApplier::tick() {
 void CdcApplier::lead() {
   leading_ = true;
   ++term_;
-  leader_.store(1, std::memory_order_relaxed);
-  terms_.fetch_add(1, std::memory_order_relaxed);
+  leader_.set(1);
+  terms_.add();
   spdlog::info("cdc: leading (this instance reads the change stream)");
   {
     std::lock_guard lock(source_mutex_);
@@ -140,7 +159,7 @@ void CdcApplier::describe(std::uint64_t term) {
     }
     mapper_.resolve(*r);
     const auto problems = mapper_.check(*r);
-    rule_problems_.store(problems.size(), std::memory_order_relaxed);
+    rule_problems_.set(problems.size());
     for (const auto& p : problems) spdlog::error("cdc: {}", p);
     source_->start([this, term](Transaction txn) {
       if (term == term_ && leading_) onCommit(std::move(txn));
@@ -152,7 +171,7 @@ void CdcApplier::stepDown(const std::string& why) {
   spdlog::warn("cdc: no longer leading: {}", why);
   leading_ = false;
   ++term_;
-  leader_.store(0, std::memory_order_relaxed);
+  leader_.set(0);
   queue_.clear();  // not confirmed: the next leader is sent them again
   queued_bytes_ = 0;
   paused_ = false;  // the source goes with the term
@@ -162,16 +181,14 @@ void CdcApplier::stepDown(const std::string& why) {
   std::lock_guard lock(source_mutex_);
   if (!source_) return;
   source_->stop();
-  // Keep the counts of this term in INFO.
-  for (const Counter& c : source_->counters()) {
-    if (!isCumulative(c.name)) continue;
-    auto it = std::find_if(retired_.begin(), retired_.end(),
-                           [&](const Counter& r) { return r.name == c.name; });
-    if (it == retired_.end()) {
-      retired_.push_back(c);
-    } else {
-      it->value += c.value;
-    }
+  // Keep the counts of this term; gauges describe the current source only.
+  metrics::Snapshot term;
+  metrics::Sink into(term);
+  source_->collect(into);
+  metrics::Sink keep(retired_);
+  for (const metrics::FamilySamples& f : term.families()) {
+    if (f.family->kind != Kind::kCounter) continue;
+    for (const metrics::Series& series : f.series) keep.add(*f.family, series.value, series.labels);
   }
   source_.reset();
 }
@@ -188,7 +205,7 @@ void CdcApplier::onCommit(Transaction txn) {
   if (!paused_ && (queue_.size() >= options_.max_queued_transactions ||
                    queued_bytes_ >= options_.max_queued_bytes)) {
     paused_ = true;
-    pauses_.fetch_add(1, std::memory_order_relaxed);
+    pauses_.add();
     spdlog::warn("cdc: {} transactions ({} bytes of keys) wait for Redis; pausing the stream",
                  queue_.size(), queued_bytes_);
     source_->pause();
@@ -211,9 +228,9 @@ void CdcApplier::dequeue(std::size_t n) {
 }
 
 void CdcApplier::publishQueue() {
-  queued_gauge_.store(queue_.size(), std::memory_order_relaxed);
-  queued_bytes_gauge_.store(queued_bytes_, std::memory_order_relaxed);
-  paused_gauge_.store(paused_ ? 1 : 0, std::memory_order_relaxed);
+  queued_gauge_.set(queue_.size());
+  queued_bytes_gauge_.set(queued_bytes_);
+  paused_gauge_.set(paused_ ? 1 : 0);
 }
 
 void CdcApplier::applyQueued() {
@@ -239,7 +256,7 @@ void CdcApplier::applyQueued() {
   auto finish = [this, gather, n, confirm, term = term_] {
     if (--gather->remaining > 0 || term != term_ || !leading_) return;
     if (!gather->error.empty()) {
-      apply_errors_.fetch_add(1, std::memory_order_relaxed);
+      apply_errors_.add();
       spdlog::warn("cdc: invalidation failed, retrying: {}", gather->error);
       retry_timer_.expires_after(kRetry);
       retry_timer_.async_wait([this](boost::system::error_code ec) {
@@ -248,7 +265,7 @@ void CdcApplier::applyQueued() {
       return;
     }
     source_->confirm(confirm);
-    applied_.fetch_add(n, std::memory_order_relaxed);
+    applied_.add(n);
     dequeue(n);
     applyQueued();
   };
@@ -272,29 +289,19 @@ void CdcApplier::applyQueued() {
   finish();
 }
 
-std::vector<Counter> CdcApplier::counters() const {
-  std::vector<Counter> out{{"cdc_leader", counterValue(leader_)},
-                           {"cdc_leader_terms", counterValue(terms_)},
-                           {"cdc_transactions_applied", counterValue(applied_)},
-                           {"cdc_apply_errors", counterValue(apply_errors_)},
-                           {"cdc_rule_problems", counterValue(rule_problems_)},
-                           {"cdc_queued_transactions", counterValue(queued_gauge_)},
-                           {"cdc_queued_bytes", counterValue(queued_bytes_gauge_)},
-                           {"cdc_paused", counterValue(paused_gauge_)},
-                           {"cdc_pauses", counterValue(pauses_)}};
+void CdcApplier::collect(metrics::Sink& sink) const {
+  sink.add(kLeader, leader_);
+  sink.add(kTerms, terms_);
+  sink.add(kApplied, applied_);
+  sink.add(kApplyErrors, apply_errors_);
+  sink.add(kRuleProblems, rule_problems_);
+  sink.add(kQueued, queued_gauge_);
+  sink.add(kQueuedBytes, queued_bytes_gauge_);
+  sink.add(kPaused, paused_gauge_);
+  sink.add(kPauses, pauses_);
   std::lock_guard lock(source_mutex_);
-  std::vector<Counter> source = source_ ? source_->counters() : std::vector<Counter>{};
-  for (const Counter& r : retired_) {
-    auto it = std::find_if(source.begin(), source.end(),
-                           [&](const Counter& c) { return c.name == r.name; });
-    if (it == source.end()) {
-      source.push_back(r);
-    } else {
-      it->value += r.value;
-    }
-  }
-  out.insert(out.end(), source.begin(), source.end());
-  return out;
+  if (source_) source_->collect(sink);
+  sink.add(retired_);
 }
 
 }  // namespace readthru::cache

@@ -37,7 +37,7 @@
 
 namespace readthru::cache {
 
-class CdcApplier : public CounterSource {
+class CdcApplier : public metrics::Source {
  public:
   struct Options {
     std::string slot;      // names the leader key: one leader per slot
@@ -58,7 +58,7 @@ class CdcApplier : public CounterSource {
   void stop();
 
   // Its own counters and, while leading, the change source's (cdc_lag_*, cdc_confirmed_lsn).
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   void tick();
@@ -98,14 +98,15 @@ class CdcApplier : public CounterSource {
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   bool paused_ = false;              // the source is paused because the queue is full
-  mutable std::mutex source_mutex_;  // counters() reads source_ from other threads
+  mutable std::mutex source_mutex_;  // collect() reads source_ from other threads
   std::unique_ptr<ChangeSource> source_;
-  // Counters already folded in from the sources of earlier terms.
-  std::vector<Counter> retired_;
-  std::atomic<std::uint64_t> leader_{0}, terms_{0}, applied_{0}, apply_errors_{0},
-      rule_problems_{0};
-  // The queue as INFO shows it (gauges), and how often it filled up.
-  std::atomic<std::uint64_t> queued_gauge_{0}, queued_bytes_gauge_{0}, paused_gauge_{0}, pauses_{0};
+  // Counters of the sources of earlier terms.
+  metrics::Snapshot retired_;
+  metrics::Gauge leader_, rule_problems_;
+  metrics::Counter terms_, applied_, apply_errors_;
+  // The queue as a scrape shows it (gauges), and how often it filled up.
+  metrics::Gauge queued_gauge_, queued_bytes_gauge_, paused_gauge_;
+  metrics::Counter pauses_;
 };
 
 }  // namespace readthru::cache

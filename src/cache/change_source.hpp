@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "cache/counters.hpp"
 #include "common/result.hpp"
+#include "metrics/cells.hpp"
+#include "metrics/snapshot.hpp"
 
 namespace readthru::cache {
 
@@ -59,7 +60,7 @@ struct TableInfo {
   std::vector<std::string> columns;
 };
 
-class ChangeSource : public CounterSource {
+class ChangeSource : public metrics::Source {
  public:
   using TransactionCallback = std::function<void(Transaction)>;
   using TablesCallback = std::function<void(Result<std::vector<TableInfo>>)>;

@@ -14,6 +14,26 @@ namespace readthru::cache {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kLeaseWaits{"readthru_lease_waits_total", Kind::kCounter,
+                             "Fills that waited for another instance's load of the key.",
+                             "readthru_lease_waits"};
+constexpr Family kLeaseTakeovers{"readthru_lease_takeovers_total", Kind::kCounter,
+                                 "Fills that loaded after another instance's lease ran out.",
+                                 "readthru_lease_takeovers"};
+constexpr Family kStoreErrors{"readthru_store_errors_total", Kind::kCounter,
+                              "Loaded values Redis failed to store.", "readthru_store_errors"};
+constexpr Family kValuesTooBig{"readthru_values_too_big_total", Kind::kCounter,
+                               "Loaded values over max_value_bytes, served and not stored.",
+                               "readthru_values_too_big"};
+constexpr Family kFillsCancelled{"readthru_fills_cancelled_total", Kind::kCounter,
+                                 "Fills not stored because the key was invalidated meanwhile.",
+                                 "readthru_fills_cancelled"};
+constexpr Family kFillsRejected{"readthru_fills_rejected_total", Kind::kCounter,
+                                "Fills the fill script refused (the lease was lost).",
+                                "readthru_fills_rejected"};
 constexpr Millis kFirstPoll{2};
 constexpr Millis kMaxPoll{50};
 
@@ -126,7 +146,7 @@ LoadedCallback FillCoordinator::withDeadline(const GenerationPtr& gen, const Key
   // `gen` keeps `ks` alive for a reader that joined another fill (of any generation).
   reader->timer.async_wait([this, reader, limit, gen, &ks, logical](boost::system::error_code ec) {
     if (ec || !reader->done) return;
-    bump(stats_.deadlines);
+    gen->stats(ks).deadlines.add();
     auto answer = std::move(reader->done);
     reader->done = nullptr;
     answer(Loaded::failed(
@@ -149,7 +169,7 @@ void FillCoordinator::refresh(const GenerationPtr& gen, const Keyspace& ks, std:
   std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.lead(key);
   if (!flight) return;
-  bump(stats_.background_refreshes);
+  gen->stats(ks).background_refreshes.add();
   start(std::move(flight), gen, ks, std::move(logical), std::move(key), true, Fetch::kReload);
 }
 
@@ -159,7 +179,7 @@ void FillCoordinator::fetch(const GenerationPtr& gen, const Keyspace& ks, std::s
   std::string key = ks.physicalKey(logical);
   SingleFlight::FlightPtr flight = flights_.join(key, io_.get_executor(), std::move(done));
   if (!flight) {
-    bump(stats_.singleflight_joins);
+    gen->stats(ks).coalesced.add();
     return;
   }
   start(std::move(flight), gen, ks, std::move(logical), std::move(key), redis_ok, kind);
@@ -223,7 +243,7 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
     return;
   }
   if (state.type == resp::Type::kBulk && state.str == kNegativeMarker) {
-    bump(stats_.negative_hits);
+    fill->gen->stats(*fill->ks).negative_hits.add();
     fill->gen->batcher(*fill->ks).unexpect();
     release(*fill);
     flights_.finish(fill->flight, std::make_shared<Loaded>());
@@ -244,12 +264,12 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
     return;
   }
   if (Clock::now() >= fill->wait_until) {  // the holder neither filled nor let go
-    bump(stats_.lease_takeovers);
+    stats_.lease_takeovers.add();
     load(fill);
     return;
   }
   // Another instance is loading this key: wait for its fill, polling with back-off.
-  bump(stats_.lease_waits);
+  stats_.lease_waits.add();
   fill->gen->batcher(*fill->ks).unexpect();
   if (!fill->timer) fill->timer.emplace(io_);
   fill->timer->expires_after(fill->poll);
@@ -262,7 +282,7 @@ void FillCoordinator::afterLease(const std::shared_ptr<Fill>& fill) {
 }
 
 void FillCoordinator::load(const std::shared_ptr<Fill>& fill) {
-  bump(stats_.loads);
+  fill->gen->stats(*fill->ks).loads.add();
   fill->load_started = Clock::now();
   const Keyspace& ks = *fill->ks;
   std::vector<std::string_view> caps;
@@ -273,13 +293,13 @@ void FillCoordinator::load(const std::shared_ptr<Fill>& fill) {
   fill->gen->batcher(ks).add(std::move(params), [this, fill](Result<RowSet> rows) {
     if (!rows) {
       // Nothing is stored; the lease goes so that the next reader may try again.
-      bump(stats_.load_errors);
+      fill->gen->stats(*fill->ks).load_errors.add();
       release(*fill);
       const auto& fallback = fill->ks->cfg().fallback_value;
       if (!fill->redis_ok && fallback) {
         // Neither the cache nor the database could answer: the keyspace's stand-in value,
         // served and never stored.
-        bump(stats_.fallbacks_served);
+        fill->gen->stats(*fill->ks).fallbacks_served.add();
         auto stand_in = std::make_shared<Loaded>();
         stand_in->kind = Loaded::Kind::kFound;
         stand_in->value = *fallback;
@@ -309,7 +329,7 @@ void FillCoordinator::load(const std::shared_ptr<Fill>& fill) {
 void FillCoordinator::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded) {
   const Keyspace& ks = *fill->ks;
   auto finish = [this, fill, loaded](resp::Value v) {
-    if (v.isError()) bump(stats_.store_errors);
+    if (v.isError()) stats_.store_errors.add();
     flights_.finish(fill->flight, loaded);
   };
   if (!fill->redis_ok) {
@@ -328,14 +348,14 @@ void FillCoordinator::store(const std::shared_ptr<Fill>& fill, LoadedPtr loaded)
   if (SingleFlight::invalidated(fill->flight)) {
     // Invalidated while loading: what we read may be older than the change behind the
     // invalidation. The clients that asked get it; the cache does not.
-    bump(stats_.fills_cancelled);
+    stats_.fills_cancelled.add();
     release(*fill);
     flights_.finish(fill->flight, loaded);
     return;
   }
   if (loaded->kind == Loaded::Kind::kFound) {
     if (storedSize(*loaded) > ks.cfg().max_value_size) {
-      bump(stats_.values_too_big);
+      stats_.values_too_big.add();
       release(*fill);
       flights_.finish(fill->flight, loaded);
       return;
@@ -388,7 +408,7 @@ void FillCoordinator::fillScript(const Fill& fill, std::vector<std::string> args
   // A release that finds its lease gone is normal (expired, or invalidated); a store is not.
   const bool store = args.front() != "r";
   auto counted = [this, store, done = std::move(done)](resp::Value v) {
-    if (store && v.type == resp::Type::kInteger && v.integer == 0) bump(stats_.fills_rejected);
+    if (store && v.type == resp::Type::kInteger && v.integer == 0) stats_.fills_rejected.add();
     done(std::move(v));
   };
   std::vector<std::string> call{"EVALSHA", script_sha_, fill.meta_key.empty() ? "2" : "3", fill.key,
@@ -439,23 +459,14 @@ Millis FillCoordinator::ttlWithJitter(const Keyspace& ks) {
   return Millis(std::max<std::int64_t>(1, ttl - static_cast<std::int64_t>(cut)));
 }
 
-std::vector<Counter> FillCoordinator::counters() const {
-  std::vector<Counter> out{
-      {"readthru_loads", counterValue(stats_.loads)},
-      {"readthru_load_errors", counterValue(stats_.load_errors)},
-      {"readthru_negative_hits", counterValue(stats_.negative_hits)},
-      {"readthru_singleflight_joins", counterValue(stats_.singleflight_joins)},
-      {"readthru_lease_waits", counterValue(stats_.lease_waits)},
-      {"readthru_lease_takeovers", counterValue(stats_.lease_takeovers)},
-      {"readthru_store_errors", counterValue(stats_.store_errors)},
-      {"readthru_values_too_big", counterValue(stats_.values_too_big)},
-      {"readthru_fills_cancelled", counterValue(stats_.fills_cancelled)},
-      {"readthru_fills_rejected", counterValue(stats_.fills_rejected)},
-      {"readthru_fallbacks_served", counterValue(stats_.fallbacks_served)},
-      {"readthru_deadlines", counterValue(stats_.deadlines)},
-      {"readthru_background_refreshes", counterValue(stats_.background_refreshes)}};
-  for (Counter& c : tags_.counters()) out.push_back(std::move(c));
-  return out;
+void FillCoordinator::collect(metrics::Sink& sink) const {
+  sink.add(kLeaseWaits, stats_.lease_waits);
+  sink.add(kLeaseTakeovers, stats_.lease_takeovers);
+  sink.add(kStoreErrors, stats_.store_errors);
+  sink.add(kValuesTooBig, stats_.values_too_big);
+  sink.add(kFillsCancelled, stats_.fills_cancelled);
+  sink.add(kFillsRejected, stats_.fills_rejected);
+  tags_.collect(sink);
 }
 
 }  // namespace readthru::cache

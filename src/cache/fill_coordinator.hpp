@@ -38,7 +38,7 @@
 
 namespace readthru::cache {
 
-class FillCoordinator : public CounterSource {
+class FillCoordinator : public metrics::Source {
  public:
   struct Options {
     // How long a loader holds its lease; another instance takes over after that.
@@ -73,14 +73,14 @@ class FillCoordinator : public CounterSource {
   // copy goes.
   void forget(const std::string& key);
 
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   struct Fill;
-  struct Stats {
-    std::atomic<std::uint64_t> loads{0}, load_errors{0}, negative_hits{0}, singleflight_joins{0},
-        lease_waits{0}, lease_takeovers{0}, store_errors{0}, values_too_big{0}, fills_cancelled{0},
-        fills_rejected{0}, fallbacks_served{0}, deadlines{0}, background_refreshes{0};
+  // What is not counted per keyspace (the generation's KeyspaceStats has the rest).
+  struct alignas(64) Stats {
+    metrics::Counter lease_waits, lease_takeovers, store_errors, values_too_big, fills_cancelled,
+        fills_rejected;
   };
 
   void start(SingleFlight::FlightPtr flight, const GenerationPtr& gen, const Keyspace& ks,

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "cache/keyspace_rules.hpp"
+#include "cache/keyspace_stats.hpp"
 #include "cache/load_batcher.hpp"
 #include "cache/source_loader.hpp"
 
@@ -21,17 +22,19 @@ namespace readthru::cache {
 class Generation {
  public:
   // `db` runs rules->statements() by index; it may be shared with the generation before
-  // (a reload that left the SQL as it was keeps its pools). `counts` outlives this.
+  // (a reload that left the SQL as it was keeps its pools). `stats` outlives this.
   // `threads`: io threads in the process; each batcher takes its share of its keyspace's
   // load limits.
   Generation(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
-             std::shared_ptr<SourceLoader> db, LoadBatcher::Counts& counts, int threads);
+             std::shared_ptr<SourceLoader> db, KeyspaceStatsTable& stats, int threads);
 
   const KeyspaceRules& rules() const { return *rules_; }
   const std::shared_ptr<KeyspaceRules>& sharedRules() const { return rules_; }
   const std::shared_ptr<SourceLoader>& loader() const { return db_; }
   // `ks` is one of rules()'s keyspaces.
   LoadBatcher& batcher(const Keyspace& ks) { return *batchers_.at(&ks); }
+  // This thread's counts for `ks`, one of rules()'s keyspaces.
+  KeyspaceStats& stats(const Keyspace& ks) { return *stats_.at(&ks); }
 
   // The keyspace of this name, or nullptr.
   const Keyspace* keyspace(const std::string& name) const;
@@ -39,6 +42,7 @@ class Generation {
  private:
   std::shared_ptr<KeyspaceRules> rules_;
   std::shared_ptr<SourceLoader> db_;
+  std::unordered_map<const Keyspace*, KeyspaceStats*> stats_;
   // After db_: destroyed first, they use it.
   std::unordered_map<const Keyspace*, std::unique_ptr<LoadBatcher>> batchers_;
 };

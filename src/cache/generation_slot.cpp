@@ -3,33 +3,16 @@
 #include <algorithm>
 
 namespace readthru::cache {
-namespace {
-
-void addInto(std::vector<Counter>& into, const std::vector<Counter>& from) {
-  for (const Counter& c : from) {
-    auto it = std::find_if(into.begin(), into.end(),
-                           [&](const Counter& have) { return have.name == c.name; });
-    if (it == into.end()) {
-      into.push_back(c);
-    } else {
-      it->value += c.value;
-    }
-  }
-}
-
-}  // namespace
-
 GenerationSlot::GenerationSlot(boost::asio::io_context& io, std::shared_ptr<KeyspaceRules> rules,
                                std::shared_ptr<SourceLoader> db, int threads)
     : io_(io),
       threads_(threads),
-      current_(
-          std::make_shared<Generation>(io, std::move(rules), std::move(db), counts_, threads_)),
+      current_(std::make_shared<Generation>(io, std::move(rules), std::move(db), stats_, threads_)),
       sweep_timer_(io) {}
 
 void GenerationSlot::install(std::shared_ptr<KeyspaceRules> rules,
                              std::shared_ptr<SourceLoader> db) {
-  auto next = std::make_shared<Generation>(io_, std::move(rules), std::move(db), counts_, threads_);
+  auto next = std::make_shared<Generation>(io_, std::move(rules), std::move(db), stats_, threads_);
   {
     const std::lock_guard lock(mutex_);
     old_.push_back(std::exchange(current_, std::move(next)));
@@ -64,7 +47,8 @@ void GenerationSlot::sweep() {
     // A loader another generation still uses stays; the last one to use it stops it.
     if (db && !inUse(*db)) {
       db->stop();
-      addInto(retired_, db->counters());
+      metrics::Sink into(retired_);
+      db->collect(into);
     }
   }
 }
@@ -84,10 +68,8 @@ void GenerationSlot::stop() {
   }
 }
 
-std::vector<Counter> GenerationSlot::counters() const {
-  std::vector<Counter> out{{"readthru_sql_batch_queries", counterValue(counts_.batch_queries)},
-                           {"readthru_sql_single_queries", counterValue(counts_.single_queries)},
-                           {"readthru_loads_refused", counterValue(counts_.refused)}};
+void GenerationSlot::collect(metrics::Sink& sink) const {
+  stats_.collect(sink);
   const std::lock_guard lock(mutex_);
   // Each loader once: generations that share one count it once.
   std::vector<const SourceLoader*> seen;
@@ -95,12 +77,11 @@ std::vector<Counter> GenerationSlot::counters() const {
     const SourceLoader* db = gen->loader().get();
     if (db == nullptr || std::find(seen.begin(), seen.end(), db) != seen.end()) return;
     seen.push_back(db);
-    addInto(out, db->counters());
+    db->collect(sink);
   };
   add(current_);
   for (const GenerationPtr& gen : old_) add(gen);
-  addInto(out, retired_);
-  return out;
+  sink.add(retired_);
 }
 
 }  // namespace readthru::cache

@@ -6,9 +6,9 @@
 // callbacks), then its loader is stopped, unless the new generation shares it, and it
 // goes.
 //
-// current() and install() only on the owning thread. counters() (any thread) gives the
-// loaders' counters and the SQL batching counts: the current loader's, plus what the
-// retired ones had counted. Its mutex is taken by INFO and when a generation comes or
+// current() and install() only on the owning thread. collect() (any thread) gives the
+// per-keyspace counts and the loaders' metrics: the current loader's, plus what the
+// retired ones had counted. Its mutex is taken by a scrape and when a generation comes or
 // goes, never on the request path.
 
 #include <boost/asio/io_context.hpp>
@@ -21,7 +21,7 @@
 
 namespace readthru::cache {
 
-class GenerationSlot : public CounterSource {
+class GenerationSlot : public metrics::Source {
  public:
   static constexpr std::chrono::milliseconds kSweepEvery{500};
 
@@ -38,7 +38,7 @@ class GenerationSlot : public CounterSource {
   // Stops every loader, current and retired (readthru stops). On the owning thread.
   void stop();
 
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   void armSweep();
@@ -48,14 +48,14 @@ class GenerationSlot : public CounterSource {
 
   boost::asio::io_context& io_;
   const int threads_;
-  LoadBatcher::Counts counts_;
+  KeyspaceStatsTable stats_;  // before the generations, which point into it
   GenerationPtr current_;
   std::vector<GenerationPtr> old_;  // replaced, maybe still held by requests
   boost::asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
   bool stopped_ = false;
-  mutable std::mutex mutex_;      // counters() against install() and sweep()
-  std::vector<Counter> retired_;  // of loaders stopped and gone
+  mutable std::mutex mutex_;   // collect() against install() and sweep()
+  metrics::Snapshot retired_;  // of loaders stopped and gone
 };
 
 }  // namespace readthru::cache

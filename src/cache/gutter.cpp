@@ -3,6 +3,19 @@
 namespace readthru::cache {
 namespace {
 
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kHits{"readthru_gutter_hits_total", Kind::kCounter,
+                       "Reads the gutter answered while Redis was down.", "gutter_hits"};
+constexpr Family kStores{"readthru_gutter_stores_total", Kind::kCounter,
+                         "Loads kept in the gutter.", "gutter_stores"};
+constexpr Family kEvictions{"readthru_gutter_evictions_total", Kind::kCounter,
+                            "Gutter entries dropped for room.", "gutter_evictions"};
+constexpr Family kEntries{"readthru_gutter_entries", Kind::kGauge, "Entries in the gutter now.",
+                          "gutter_entries"};
+constexpr Family kBytes{"readthru_gutter_bytes", Kind::kGauge, "Bytes the gutter holds now.",
+                        "gutter_bytes"};
+
 // What an entry costs: its key and its value, plus a fixed overhead for the map node.
 std::size_t costOf(const std::string& key, const Loaded& l) {
   std::size_t n = key.size() + l.value.size() + 64;
@@ -57,13 +70,13 @@ void Gutter::removeLocked(std::unordered_map<std::string, Entry>::iterator it) {
   entries_.erase(it);
 }
 
-std::vector<Counter> Gutter::counters() const {
+void Gutter::collect(metrics::Sink& sink) const {
   std::lock_guard lock(mutex_);
-  return {{"gutter_hits", hits_},
-          {"gutter_stores", stores_},
-          {"gutter_evictions", evictions_},
-          {"gutter_entries", entries_.size()},
-          {"gutter_bytes", bytes_}};
+  sink.add(kHits, static_cast<double>(hits_));
+  sink.add(kStores, static_cast<double>(stores_));
+  sink.add(kEvictions, static_cast<double>(evictions_));
+  sink.add(kEntries, static_cast<double>(entries_.size()));
+  sink.add(kBytes, static_cast<double>(bytes_));
 }
 
 }  // namespace readthru::cache

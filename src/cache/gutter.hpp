@@ -16,13 +16,14 @@
 #include <string>
 #include <unordered_map>
 
-#include "cache/counters.hpp"
 #include "cache/single_flight.hpp"
 #include "common/units.hpp"
+#include "metrics/cells.hpp"
+#include "metrics/snapshot.hpp"
 
 namespace readthru::cache {
 
-class Gutter : public CounterSource {
+class Gutter : public metrics::Source {
  public:
   using Clock = std::chrono::steady_clock;
   struct Options {
@@ -44,7 +45,7 @@ class Gutter : public CounterSource {
   void erase(const std::string& key);
 
   // gutter_hits, gutter_stores, gutter_evictions, gutter_entries, gutter_bytes.
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   struct Entry {

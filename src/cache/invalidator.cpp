@@ -10,6 +10,18 @@
 namespace readthru::cache {
 namespace {
 
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kInvalidatedKeys{"readthru_invalidated_keys_total", Kind::kCounter,
+                                  "Keys removed from Redis by invalidations.",
+                                  "readthru_invalidated_keys"};
+constexpr Family kInvalidations{"readthru_invalidations_total", Kind::kCounter,
+                                "Invalidations run, by scope (key, tag, keyspace, pattern).",
+                                "readthru_invalidations", true};
+constexpr Family kBySource{"readthru_invalidations_by_source_total", Kind::kCounter,
+                           "Invalidations run, by where they came from (command, cdc, stream).",
+                           "readthru_invalidations_from", true};
+
 using Clock = std::chrono::steady_clock;
 constexpr const char* kScanCount = "1000";
 constexpr auto kProgressEvery = std::chrono::seconds(5);
@@ -92,7 +104,7 @@ void Invalidator::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
   std::vector<std::string> states;
   std::vector<std::string_view> caps;
   for (std::string& key : keys) {
-    bump(stats_.key);
+    stats_.key.add();
     counted(source);
     if (const Keyspace* ks = slot_.current()->rules().match(key, caps)) {
       key = ks->physicalKey(key);
@@ -100,7 +112,7 @@ void Invalidator::invalidateKeys(std::vector<std::string> keys, std::uint64_t cl
       if (ks->ladder().enabled()) states.push_back(metaKey(key));
     }
     fills_.forget(key);
-    bump(stats_.invalidated_keys);
+    stats_.invalidated_keys.add();
   }
   // The reply waits for both: a lease still in place after it could let a load that read
   // the old row store it.
@@ -140,7 +152,7 @@ void Invalidator::invalidateTags(std::vector<std::string> tags, InvalidationSour
     }
     const std::string epoch = std::to_string(drawn.integer);
     for (const std::string& tag : tags) {
-      bump(stats_.tag);
+      stats_.tag.add();
       counted(source);
       // RENAME takes the set as it is now; fills that tag a key from here on start a new set
       // that this invalidation does not touch (their loads began after it).
@@ -195,7 +207,7 @@ void Invalidator::tagStep(const std::shared_ptr<TagDrain>& drain) {
     std::vector<std::string> keys, states;
     for (resp::Value& m : v.elements[1].elements) {
       fills_.forget(m.str);
-      bump(stats_.invalidated_keys);
+      stats_.invalidated_keys.add();
       states.push_back(stateKey(m.str));
       states.push_back(metaKey(m.str));  // a stale-ladder key's; UNLINK skips what is not there
       keys.push_back(std::move(m.str));
@@ -232,7 +244,7 @@ void Invalidator::invalidateKeyspace(const std::string& name, InvalidationSource
     done(resp::Value::error("ERR readthru: no keyspace named '" + name + "'"));
     return;
   }
-  bump(stats_.keyspace);
+  stats_.keyspace.add();
   counted(source);
   std::string glob = found->physicalPattern().glob();
   const auto slot = command::globSlot(glob);
@@ -243,7 +255,7 @@ void Invalidator::invalidateKeyspace(const std::string& name, InvalidationSource
 
 void Invalidator::invalidatePattern(std::string glob, InvalidationSource source,
                                     ReplyCallback done) {
-  bump(stats_.pattern);
+  stats_.pattern.add();
   counted(source);
   // A literal hash tag pins every match, and so every state key, to one slot and node.
   const auto slot = command::globSlot(glob);
@@ -303,7 +315,7 @@ void Invalidator::sweepStep(const std::shared_ptr<Sweep>& sw) {
             if (r.isError() && !sw->error) sw->error = std::move(r);
             if (r.type == resp::Type::kInteger) {
               sw->removed += static_cast<std::uint64_t>(r.integer);
-              bump(stats_.invalidated_keys, static_cast<std::uint64_t>(r.integer));
+              stats_.invalidated_keys.add(static_cast<std::uint64_t>(r.integer));
             }
             sweepDone(sw);
           });
@@ -334,15 +346,15 @@ void Invalidator::sweepDone(const std::shared_ptr<Sweep>& sw) {
   sw->done(resp::Value::fromInteger(static_cast<std::int64_t>(sw->removed)));
 }
 
-std::vector<Counter> Invalidator::counters() const {
-  return {{"readthru_invalidated_keys", counterValue(stats_.invalidated_keys)},
-          {"readthru_invalidations_key", counterValue(stats_.key)},
-          {"readthru_invalidations_tag", counterValue(stats_.tag)},
-          {"readthru_invalidations_keyspace", counterValue(stats_.keyspace)},
-          {"readthru_invalidations_pattern", counterValue(stats_.pattern)},
-          {"readthru_invalidations_from_command", counterValue(stats_.by_source[0])},
-          {"readthru_invalidations_from_cdc", counterValue(stats_.by_source[1])},
-          {"readthru_invalidations_from_stream", counterValue(stats_.by_source[2])}};
+void Invalidator::collect(metrics::Sink& sink) const {
+  sink.add(kInvalidatedKeys, stats_.invalidated_keys);
+  sink.add(kInvalidations, stats_.key, {{"scope", "key"}});
+  sink.add(kInvalidations, stats_.tag, {{"scope", "tag"}});
+  sink.add(kInvalidations, stats_.keyspace, {{"scope", "keyspace"}});
+  sink.add(kInvalidations, stats_.pattern, {{"scope", "pattern"}});
+  sink.add(kBySource, stats_.by_source[0], {{"source", "command"}});
+  sink.add(kBySource, stats_.by_source[1], {{"source", "cdc"}});
+  sink.add(kBySource, stats_.by_source[2], {{"source", "stream"}});
 }
 
 }  // namespace readthru::cache

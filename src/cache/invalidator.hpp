@@ -23,7 +23,7 @@ namespace readthru::cache {
 // Who asked for an invalidation, for INFO.
 enum class InvalidationSource : std::uint8_t { kCommand, kCdc, kStream };
 
-class Invalidator : public CounterSource {
+class Invalidator : public metrics::Source {
  public:
   // `slot` gives the rules a command is matched with: the current generation's.
   Invalidator(const GenerationSlot& slot, Backend& redis, FillCoordinator& fills, Millis lease_time,
@@ -41,13 +41,13 @@ class Invalidator : public CounterSource {
   void invalidateKeyspace(const std::string& name, InvalidationSource source, ReplyCallback done);
   void invalidatePattern(std::string glob, InvalidationSource source, ReplyCallback done);
 
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   struct Sweep;
-  struct Stats {
-    std::atomic<std::uint64_t> invalidated_keys{0}, key{0}, tag{0}, keyspace{0}, pattern{0};
-    std::atomic<std::uint64_t> by_source[3]{};  // by InvalidationSource
+  struct alignas(64) Stats {
+    metrics::Counter invalidated_keys, key, tag, keyspace, pattern;
+    metrics::Counter by_source[3];  // by InvalidationSource
   };
 
   // SCAN ... MATCH on every master (only the owning node when the glob has a literal hash
@@ -70,7 +70,7 @@ class Invalidator : public CounterSource {
   void tagStep(const std::shared_ptr<TagDrain>& drain);
   void tagBatchDone(const std::shared_ptr<TagDrain>& drain, resp::Value r);
   void restoreTag(const std::string& set, const std::string& gone);
-  void counted(InvalidationSource source) { bump(stats_.by_source[static_cast<int>(source)]); }
+  void counted(InvalidationSource source) { stats_.by_source[static_cast<int>(source)].add(); }
 
   const GenerationSlot& slot_;
   Backend& redis_;

@@ -26,8 +26,8 @@ std::string textArrayLiteral(const std::vector<std::string>& values) {
 }
 
 LoadBatcher::LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
-                         Counts& counts, Limits limits)
-    : io_(io), keyspace_(keyspace), db_(db), limits_(limits), timer_(io), counts_(counts) {}
+                         KeyspaceStats& stats, Limits limits)
+    : io_(io), keyspace_(keyspace), db_(db), limits_(limits), timer_(io), stats_(stats) {}
 
 void LoadBatcher::unexpect() {
   if (expected_ > 0) --expected_;
@@ -38,13 +38,19 @@ void LoadBatcher::add(std::vector<std::string> params, SourceLoader::RowsCallbac
   if (expected_ > 0) --expected_;
   if (full()) {
     // Answered through the loop, as the database would: add() never calls back inside.
-    counts_.refused.fetch_add(1, std::memory_order_relaxed);
+    stats_.refused.add();
     boost::asio::post(io_, [done = std::move(done), name = keyspace_.name()] {
       done(Error{"too many loads waiting for keyspace '" + name + "'", Fault::kLoadQueueFull});
     });
     maybeFlush();
     return;
   }
+  // Timed from here: the wait for a batch and a free session is part of a load.
+  done = [stats = &stats_, start = std::chrono::steady_clock::now(),
+          done = std::move(done)](Result<RowSet> rows) {
+    stats->load_duration.observe(std::chrono::steady_clock::now() - start);
+    done(std::move(rows));
+  };
   items_.push_back({std::move(params), std::move(done)});
   maybeFlush();
 }
@@ -118,7 +124,7 @@ void LoadBatcher::flush() {
 }
 
 void LoadBatcher::runSingle(Item item) {
-  counts_.single_queries.fetch_add(1, std::memory_order_relaxed);
+  stats_.single_queries.add();
   db_.query(keyspace_.statement(), std::move(item.params), finishing(std::move(item.done)));
 }
 
@@ -191,7 +197,7 @@ Result<std::vector<RowSet>> splitBatch(const RowSet& rs, const std::string& key_
 // the database rejects the batch (one id it cannot read, say), each key is retried alone,
 // so that only the bad one fails.
 void LoadBatcher::runBatch(std::vector<Item> items) {
-  counts_.batch_queries.fetch_add(1, std::memory_order_relaxed);
+  stats_.batch_queries.add();
   std::vector<std::string> ids;
   ids.reserve(items.size());
   for (const Item& item : items) ids.push_back(item.params.front());
@@ -229,7 +235,7 @@ void LoadBatcher::retrySingly(std::vector<Item> items, SourceLoader::RowsCallbac
   };
   auto left = std::make_shared<Left>(Left{items.size(), std::move(free_place)});
   for (Item& item : items) {
-    counts_.single_queries.fetch_add(1, std::memory_order_relaxed);
+    stats_.single_queries.add();
     db_.query(keyspace_.statement(), std::move(item.params),
               [left, done = std::move(item.done)](Result<RowSet> r) {
                 done(std::move(r));

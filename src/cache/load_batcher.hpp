@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cache/keyspace_rules.hpp"
+#include "cache/keyspace_stats.hpp"
 #include "cache/source_loader.hpp"
 
 namespace readthru::cache {
@@ -32,15 +33,6 @@ class LoadBatcher {
   static constexpr std::size_t kMaxBatch = 1000;
   static constexpr std::chrono::milliseconds kMaxWait{2};
 
-  // SQL executions, by kind. Kept by the owner of the batchers (one per io thread), so
-  // they outlive the batchers of a generation a reload replaced; read by INFO from any
-  // thread.
-  struct Counts {
-    std::atomic<std::uint64_t> batch_queries{0};
-    std::atomic<std::uint64_t> single_queries{0};
-    std::atomic<std::uint64_t> refused{0};  // keys refused for a full wait (limits below)
-  };
-
   // This thread's share of the keyspace's limits; in_flight 0: no limit of its own.
   struct Limits {
     std::size_t in_flight;
@@ -48,7 +40,7 @@ class LoadBatcher {
   };
 
   LoadBatcher(boost::asio::io_context& io, const Keyspace& keyspace, SourceLoader& db,
-              Counts& counts, Limits limits = {0, 0});
+              KeyspaceStats& stats, Limits limits = {0, 0});
 
   // A fill of this keyspace may call add() soon.
   void expect() { ++expected_; }
@@ -84,7 +76,9 @@ class LoadBatcher {
   std::size_t expected_ = 0;
   bool flush_posted_ = false;
   bool timer_armed_ = false;
-  Counts& counts_;
+  // SQL executions by kind, refusals and load times; outlives the batcher (a reload
+  // replaces batchers, not the keyspace's counts).
+  KeyspaceStats& stats_;
 };
 
 // PostgreSQL's text form of an array of text: {"a","b\"c"}. Exposed for tests.

@@ -14,6 +14,11 @@
 namespace readthru::cache {
 namespace {
 
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kRefreshes{"readthru_refreshes_total", Kind::kCounter,
+                            "READTHRU.REFRESH commands run.", "readthru_refreshes"};
+
 bool isWrongType(const resp::Value& v) { return v.isError() && v.str.starts_with("WRONGTYPE"); }
 
 }  // namespace
@@ -70,8 +75,8 @@ void ReadThrough::execute(Command cmd, ReplyCallback done) {
   readOne(kind, std::move(gen), *ks, std::move(cmd), std::move(done));
 }
 
-resp::Value ReadThrough::disabled(const Keyspace& ks) {
-  bump(stats_.disabled_errors);
+resp::Value ReadThrough::disabled(KeyspaceStats& st, const Keyspace& ks) {
+  st.disabled_errors.add();
   return resp::Value::error("ERR readthru: keyspace '" + ks.name() +
                             "' is disabled: " + ks.failure());
 }
@@ -80,20 +85,20 @@ resp::Value ReadThrough::disabled(const Keyspace& ks) {
 // instead (Redis cannot serve now and the keyspace says `on_cache_down: load`). Otherwise
 // the error goes to the client as it is: a refusal by Redis (NOPERM, ...), or an outage
 // the keyspace wants reported.
-bool ReadThrough::readableWhileDown(const Keyspace& ks, const resp::Value& v) {
+bool ReadThrough::readableWhileDown(KeyspaceStats& st, const Keyspace& ks, const resp::Value& v) {
   if (!cacheUnavailable(v)) return false;
   if (ks.cfg().on_cache_down == config::CacheDownPolicy::kError) {
-    bump(stats_.cache_down_errors);
+    st.cache_down_errors.add();
     return false;
   }
-  bump(stats_.cache_down_loads);
+  st.cache_down_loads.add();
   return true;
 }
 
-LoadedPtr ReadThrough::fromGutter(const std::string& key) {
+LoadedPtr ReadThrough::fromGutter(KeyspaceStats& st, const std::string& key) {
   if (gutter_ == nullptr) return nullptr;
   LoadedPtr kept = gutter_->get(key);
-  if (kept) bump(stats_.gutter_served);
+  if (kept) st.gutter_served.add();
   return kept;
 }
 
@@ -127,7 +132,7 @@ resp::Value ReadThrough::reply(Read kind, const std::string& field, const Loaded
 void ReadThrough::readOne(Read kind, GenerationPtr gen, const Keyspace& ks, Command cmd,
                           ReplyCallback done) {
   if (ks.state() == Keyspace::State::kFailed) {
-    done(disabled(ks));
+    done(disabled(gen->stats(ks), ks));
     return;
   }
   Target t{kind, std::move(gen), &ks, cmd.args[1],
@@ -150,18 +155,19 @@ bool ReadThrough::isHit(Read kind, const resp::Value& v) {
 // What Redis answered a read: a hit, a miss to load, or an outage to fail open from.
 void ReadThrough::afterRead(Target t, resp::Value v, ReplyCallback done) {
   const Keyspace& ks = *t.ks;
+  KeyspaceStats& st = t.gen->stats(ks);
   if (isHit(t.kind, v) || isWrongType(v)) {
-    bump(stats_.hits);
+    st.hits.add();
     done(std::move(v));
     return;
   }
-  if (v.isError() && !readableWhileDown(ks, v)) {
+  if (v.isError() && !readableWhileDown(st, ks, v)) {
     done(std::move(v));
     return;
   }
   const bool redis_ok = !v.isError();
   if (!redis_ok) {
-    if (LoadedPtr kept = fromGutter(ks.physicalKey(t.key))) {
+    if (LoadedPtr kept = fromGutter(st, ks.physicalKey(t.key))) {
       done(reply(t.kind, t.field, *kept));
       return;
     }
@@ -170,7 +176,7 @@ void ReadThrough::afterRead(Target t, resp::Value v, ReplyCallback done) {
     hgetMiss(std::move(t.gen), ks, std::move(t.key), std::move(t.field), std::move(done));
     return;
   }
-  bump(stats_.misses);
+  st.misses.add();
   fills_.fetch(t.gen, ks, std::move(t.key), redis_ok,
                [kind = t.kind, field = std::move(t.field), done = std::move(done)](
                    const LoadedPtr& loaded) { done(reply(kind, field, *loaded)); });
@@ -213,15 +219,16 @@ void ReadThrough::climb(Target t, resp::Value data, const resp::Value& meta, Rep
   const auto freshness =
       meta.type == resp::Type::kBulk ? parseMeta(meta.str) : std::optional<FreshnessMeta>();
   const LadderStep step = ladderStep(t.ks->ladder(), freshness, FillCoordinator::unixMillis(), u);
+  KeyspaceStats& st = t.gen->stats(*t.ks);
   switch (step) {
     case LadderStep::kServe:
-      bump(stats_.hits);
+      st.hits.add();
       done(std::move(data));
       return;
     case LadderStep::kRefreshAhead:
     case LadderStep::kServeStale:
-      bump(stats_.hits);
-      bump(step == LadderStep::kServeStale ? stats_.stale_served : stats_.refreshed_ahead);
+      st.hits.add();
+      (step == LadderStep::kServeStale ? st.stale_served : st.refreshed_ahead).add();
       done(std::move(data));
       fills_.refresh(t.gen, *t.ks, std::move(t.key));
       return;
@@ -229,14 +236,14 @@ void ReadThrough::climb(Target t, resp::Value data, const resp::Value& meta, Rep
     case LadderStep::kReload:
       break;
   }
-  bump(stats_.misses);
+  st.misses.add();
   const bool serve_on_error = step == LadderStep::kReloadOrServeOnError;
   fills_.fetch(
       t.gen, *t.ks, std::move(t.key), true,
-      [this, serve_on_error, kind = t.kind, field = std::move(t.field), stale = std::move(data),
+      [st = &st, serve_on_error, kind = t.kind, field = std::move(t.field), stale = std::move(data),
        done = std::move(done)](const LoadedPtr& loaded) mutable {
         if (serve_on_error && loaded->kind == Loaded::Kind::kError) {
-          bump(stats_.stale_if_error_served);
+          st->stale_if_error_served.add();
           done(std::move(stale));
           return;
         }
@@ -252,22 +259,23 @@ void ReadThrough::hgetMiss(GenerationPtr gen, const Keyspace& ks, std::string ke
   redis_.send({"EXISTS", ks.physicalKey(key)}, [this, gen = std::move(gen), &ks, key,
                                                 field = std::move(field),
                                                 done = std::move(done)](resp::Value v) mutable {
+    KeyspaceStats& st = gen->stats(ks);
     if (v.type == resp::Type::kInteger && v.integer == 1) {
-      bump(stats_.hits);
+      st.hits.add();
       done(resp::Value::nil());
       return;
     }
-    if (v.isError() && !readableWhileDown(ks, v)) {
+    if (v.isError() && !readableWhileDown(st, ks, v)) {
       done(std::move(v));
       return;
     }
     if (v.isError()) {
-      if (LoadedPtr kept = fromGutter(ks.physicalKey(key))) {
+      if (LoadedPtr kept = fromGutter(st, ks.physicalKey(key))) {
         done(reply(Read::kHGet, field, *kept));
         return;
       }
     }
-    bump(stats_.misses);
+    st.misses.add();
     fills_.fetch(gen, ks, std::move(key), !v.isError(),
                  [field = std::move(field), done = std::move(done)](const LoadedPtr& loaded) {
                    done(reply(Read::kHGet, field, *loaded));
@@ -323,7 +331,8 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
             return m.ks->cfg().on_cache_down == config::CacheDownPolicy::kLoad &&
                    m.ks->state() != Keyspace::State::kFailed;
           });
-      if (!all_loadable || !readableWhileDown(*managed.front().ks, v)) {
+      if (!all_loadable ||
+          !readableWhileDown(gen->stats(*managed.front().ks), *managed.front().ks, v)) {
         done(std::move(v));
         return;
       }
@@ -333,7 +342,7 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
       gather->done = std::move(done);
       gather->remaining = 1;
       for (Managed& m : managed) {
-        if (LoadedPtr kept = fromGutter(m.ks->physicalKey(m.key))) {
+        if (LoadedPtr kept = fromGutter(gen->stats(*m.ks), m.ks->physicalKey(m.key))) {
           gather->array.elements[m.index] = reply(Read::kGet, {}, *kept);
           continue;
         }
@@ -357,7 +366,7 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
       if (m.index >= elements.size()) continue;
       resp::Value& slot = elements[m.index];
       if (m.ks->state() == Keyspace::State::kFailed) {
-        slot = disabled(*m.ks);
+        slot = disabled(gen->stats(*m.ks), *m.ks);
         continue;
       }
       auto into = [gather, index = m.index](resp::Value answer) {
@@ -371,10 +380,10 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
         continue;
       }
       if (slot.type != resp::Type::kNil) {
-        bump(stats_.hits);
+        gen->stats(*m.ks).hits.add();
         continue;
       }
-      bump(stats_.misses);
+      gen->stats(*m.ks).misses.add();
       ++gather->remaining;
       fills_.fetch(gen, *m.ks, std::move(m.key), true,
                    [into](const LoadedPtr& loaded) { into(reply(Read::kGet, {}, *loaded)); });
@@ -392,10 +401,10 @@ void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallbac
     return;
   }
   if (ks->state() == Keyspace::State::kFailed) {
-    done(disabled(*ks));
+    done(disabled(gen->stats(*ks), *ks));
     return;
   }
-  bump(stats_.refreshes);
+  stats_.refreshes.add();
   // The UNLINK of the state key goes first on the connection the load's lease step uses,
   // so the reload can never see the old value or lease.
   invalidateKeys(
@@ -413,22 +422,11 @@ void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallbac
       });
 }
 
-std::vector<Counter> ReadThrough::counters() const {
-  std::vector<Counter> out{
-      {"readthru_hits", counterValue(stats_.hits)},
-      {"readthru_misses", counterValue(stats_.misses)},
-      {"readthru_disabled_errors", counterValue(stats_.disabled_errors)},
-      {"readthru_refreshes", counterValue(stats_.refreshes)},
-      {"readthru_cache_down_loads", counterValue(stats_.cache_down_loads)},
-      {"readthru_cache_down_errors", counterValue(stats_.cache_down_errors)},
-      {"readthru_gutter_served", counterValue(stats_.gutter_served)},
-      {"readthru_stale_served", counterValue(stats_.stale_served)},
-      {"readthru_refreshed_ahead", counterValue(stats_.refreshed_ahead)},
-      {"readthru_stale_if_error_served", counterValue(stats_.stale_if_error_served)}};
-  for (Counter& c : fills_.counters()) out.push_back(std::move(c));
-  for (Counter& c : invalidator_.counters()) out.push_back(std::move(c));
-  for (Counter& c : slot_.counters()) out.push_back(std::move(c));
-  return out;
+void ReadThrough::collect(metrics::Sink& sink) const {
+  sink.add(kRefreshes, stats_.refreshes);
+  fills_.collect(sink);
+  invalidator_.collect(sink);
+  slot_.collect(sink);
 }
 
 }  // namespace readthru::cache

@@ -32,7 +32,7 @@
 
 namespace readthru::cache {
 
-class ReadThrough : public CounterSource {
+class ReadThrough : public metrics::Source {
  public:
   struct Options {
     // How long a loader holds its lease; another instance takes over after that. Longer
@@ -107,17 +107,15 @@ class ReadThrough : public CounterSource {
   // (HGETALL for a hash keyspace) would answer after the reload.
   void refresh(std::string key, std::uint64_t client_id, ReplyCallback done);
 
-  // For INFO (any thread): the read path's, the fills', the invalidations' and the
-  // loaders' counters.
-  std::vector<Counter> counters() const override;
+  // Any thread: the read path's, the fills', the invalidations' and the loaders' metrics.
+  void collect(metrics::Sink& sink) const override;
 
  private:
   enum class Read : std::uint8_t { kGet, kHGet, kHGetAll };
 
-  struct Stats {
-    std::atomic<std::uint64_t> hits{0}, misses{0}, disabled_errors{0}, refreshes{0},
-        cache_down_loads{0}, cache_down_errors{0}, gutter_served{0}, stale_served{0},
-        refreshed_ahead{0}, stale_if_error_served{0};
+  // Per keyspace counts are in the generation's KeyspaceStats.
+  struct alignas(64) Stats {
+    metrics::Counter refreshes;
   };
 
   // One read of one managed key, as the client named it.
@@ -139,10 +137,10 @@ class ReadThrough : public CounterSource {
                 ReplyCallback done);
   void mget(Command cmd, ReplyCallback done);
   static resp::Value reply(Read kind, const std::string& field, const Loaded& loaded);
-  resp::Value disabled(const Keyspace& ks);
-  bool readableWhileDown(const Keyspace& ks, const resp::Value& v);
+  resp::Value disabled(KeyspaceStats& st, const Keyspace& ks);
+  bool readableWhileDown(KeyspaceStats& st, const Keyspace& ks, const resp::Value& v);
   // While Redis is down: the gutter's copy of `key` (physical), counted, or null.
-  LoadedPtr fromGutter(const std::string& key);
+  LoadedPtr fromGutter(KeyspaceStats& st, const std::string& key);
 
   Backend& redis_;
   Gutter* gutter_;

@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "cache/counters.hpp"
 #include "common/result.hpp"
+#include "metrics/cells.hpp"
+#include "metrics/snapshot.hpp"
 
 namespace readthru::cache {
 
@@ -45,7 +46,7 @@ struct StatementShape {
   std::vector<Column> columns;
 };
 
-class SourceLoader : public CounterSource {
+class SourceLoader : public metrics::Source {
  public:
   using RowsCallback = std::function<void(Result<RowSet>)>;
 

@@ -6,6 +6,19 @@
 namespace readthru::cache {
 namespace {
 
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kApplied{"readthru_stream_entries_applied_total", Kind::kCounter,
+                          "Invalidation stream entries applied.", "stream_entries_applied"};
+constexpr Family kBad{"readthru_stream_entries_bad_total", Kind::kCounter,
+                      "Invalidation stream entries that could not be read.", "stream_entries_bad"};
+constexpr Family kErrors{"readthru_stream_errors_total", Kind::kCounter,
+                         "Errors reading the invalidation stream.", "stream_errors"};
+constexpr Family kClaimed{"readthru_stream_entries_claimed_total", Kind::kCounter,
+                          "Entries claimed from consumers that stopped.", "stream_entries_claimed"};
+constexpr Family kDropped{"readthru_stream_entries_dropped_total", Kind::kCounter,
+                          "Entries dropped after failing too often.", "stream_entries_dropped"};
+
 constexpr Millis kRetry{1000};
 constexpr Millis kMaxRetry{30000};
 constexpr int kMaxAttempts = 10;  // about 3 minutes of retries
@@ -58,7 +71,7 @@ void StreamConsumer::createGroup() {
             spdlog::warn("invalidation stream '{}': cannot create group: {}", options_.key, v.str);
             last_error_ = v.str;
           }
-          bump(errors_);
+          errors_.add();
           later(kRetry, &StreamConsumer::createGroup);
           return;
         }
@@ -84,7 +97,7 @@ void StreamConsumer::onRead(resp::Value v) {
       spdlog::warn("invalidation stream '{}': {}", options_.key, v.str);
       last_error_ = v.str;
     }
-    bump(errors_);
+    errors_.add();
     if (v.str.starts_with("NOGROUP")) {  // the stream or group was deleted: start over
       own_pending_ = true;
       later(kRetry, &StreamConsumer::createGroup);
@@ -121,7 +134,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
   auto finish = [this, batch, full] {
     if (--batch->remaining > 0) return;
     if (batch->failed) {
-      bump(errors_);
+      errors_.add();
       const std::string first = batch->ids.empty() ? std::string() : batch->ids.front();
       attempts_ = first == failing_id_ ? attempts_ + 1 : 1;
       failing_id_ = first;
@@ -141,7 +154,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
       // An entry that fails every time must not stop every entry behind it for ever.
       spdlog::error("invalidation stream '{}': gave up on {} entries from {} after {} attempts: {}",
                     options_.key, batch->ids.size(), first, attempts_, batch->error);
-      dropped_.fetch_add(batch->ids.size(), std::memory_order_relaxed);
+      dropped_.add(batch->ids.size());
     }
     attempts_ = 0;
     failing_id_.clear();
@@ -176,12 +189,12 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
       if (name == "keyspace") keyspaces.push_back(fields[i + 1].str);
     }
     if (keys.empty() && tags.empty() && keyspaces.empty()) {
-      bump(bad_);
+      bad_.add();
       spdlog::warn("invalidation stream '{}': entry {} has no key, tag or keyspace field; skipped",
                    options_.key, entry.elements[0].str);
       continue;
     }
-    bump(applied_);
+    applied_.add();
     if (!keys.empty()) {
       ++batch->remaining;
       read_through_.invalidateKeys(std::move(keys), 0, done, source);
@@ -193,7 +206,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
     for (const std::string& ks : keyspaces) {
       // An unknown keyspace is the entry's fault, not Redis's: retrying cannot help.
       if (!read_through_.hasKeyspace(ks)) {
-        bump(bad_);
+        bad_.add();
         spdlog::warn("invalidation stream '{}': no keyspace named '{}'; skipped", options_.key, ks);
         continue;
       }
@@ -213,19 +226,19 @@ void StreamConsumer::claim() {
               [this](resp::Value v) {
                 if (stopped_) return;
                 if (v.isArray() && v.elements.size() >= 2 && !v.elements[1].elements.empty()) {
-                  claimed_.fetch_add(v.elements[1].elements.size(), std::memory_order_relaxed);
+                  claimed_.add(v.elements[1].elements.size());
                   own_pending_ = true;
                 }
                 read();
               });
 }
 
-std::vector<Counter> StreamConsumer::counters() const {
-  return {{"stream_entries_applied", counterValue(applied_)},
-          {"stream_entries_bad", counterValue(bad_)},
-          {"stream_errors", counterValue(errors_)},
-          {"stream_entries_claimed", counterValue(claimed_)},
-          {"stream_entries_dropped", counterValue(dropped_)}};
+void StreamConsumer::collect(metrics::Sink& sink) const {
+  sink.add(kApplied, applied_);
+  sink.add(kBad, bad_);
+  sink.add(kErrors, errors_);
+  sink.add(kClaimed, claimed_);
+  sink.add(kDropped, dropped_);
 }
 
 }  // namespace readthru::cache

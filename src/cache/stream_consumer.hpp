@@ -22,7 +22,7 @@
 
 namespace readthru::cache {
 
-class StreamConsumer : public CounterSource {
+class StreamConsumer : public metrics::Source {
  public:
   struct Options {
     std::string key;
@@ -39,7 +39,7 @@ class StreamConsumer : public CounterSource {
   void start();
   void stop();
 
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   struct Batch;
@@ -50,7 +50,6 @@ class StreamConsumer : public CounterSource {
   void apply(std::vector<resp::Value> entries);
   void claim();
   void later(Millis delay, void (StreamConsumer::*step)());
-  static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
   boost::asio::io_context& io_;
   Backend& redis_;
@@ -63,7 +62,7 @@ class StreamConsumer : public CounterSource {
   std::string last_error_;  // logged once until the stream works again
   std::string failing_id_;  // the first entry of the batch that failed last, and how often
   int attempts_ = 0;
-  std::atomic<std::uint64_t> applied_{0}, bad_{0}, errors_{0}, claimed_{0}, dropped_{0};
+  metrics::Counter applied_, bad_, errors_, claimed_, dropped_;
 };
 
 }  // namespace readthru::cache

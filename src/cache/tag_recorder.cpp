@@ -8,6 +8,17 @@
 namespace readthru::cache {
 namespace {
 
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kRecorded{"readthru_tags_recorded_total", Kind::kCounter,
+                           "Keys recorded in their tag sets.", "readthru_tags_recorded"};
+constexpr Family kErrors{"readthru_tag_record_errors_total", Kind::kCounter,
+                         "Tag records Redis failed; the fill was not stored.",
+                         "readthru_tag_record_errors"};
+constexpr Family kRaced{"readthru_tag_fills_raced_total", Kind::kCounter,
+                        "Fills whose tag was invalidated while they loaded.",
+                        "readthru_tag_fills_raced"};
+
 // The value each of `tmpl`'s names stands for: a capture of the key, else a column of
 // `row`. nullopt when a name has no value (a NULL column): that tag is skipped.
 std::optional<std::string> renderTag(const KeyPattern& tmpl, const Keyspace& ks,
@@ -79,13 +90,13 @@ void TagRecorder::record(const Keyspace& ks, const std::string& logical, const s
       if (!marked || (*marked > 0 && (!epoch || *marked > *epoch))) gather->raced = true;
     }
     if (--gather->remaining > 0) return;
-    if (gather->error) bump(stats_.errors);
-    if (gather->raced) bump(stats_.raced);
+    if (gather->error) stats_.errors.add();
+    if (gather->raced) stats_.raced.add();
     next(!gather->error && !gather->raced);
   };
   for (const std::string& tag : tags) {
     const std::string set = tagKey(tag);
-    bump(stats_.recorded);
+    stats_.recorded.add();
     redis_.send({"SADD", set, key}, [step](resp::Value v) { step(false, std::move(v)); });
     // NX sets a first TTL; GT only ever lengthens it (another keyspace may share the tag).
     redis_.send({"PEXPIRE", set, ttl, "NX"}, [](resp::Value) {});
@@ -103,10 +114,10 @@ void TagRecorder::record(const Keyspace& ks, const std::string& logical, const s
   }
 }
 
-std::vector<Counter> TagRecorder::counters() const {
-  return {{"readthru_tags_recorded", counterValue(stats_.recorded)},
-          {"readthru_tag_record_errors", counterValue(stats_.errors)},
-          {"readthru_tag_fills_raced", counterValue(stats_.raced)}};
+void TagRecorder::collect(metrics::Sink& sink) const {
+  sink.add(kRecorded, stats_.recorded);
+  sink.add(kErrors, stats_.errors);
+  sink.add(kRaced, stats_.raced);
 }
 
 }  // namespace readthru::cache

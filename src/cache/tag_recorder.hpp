@@ -18,7 +18,7 @@
 
 namespace readthru::cache {
 
-class TagRecorder : public CounterSource {
+class TagRecorder : public metrics::Source {
  public:
   TagRecorder(Backend& redis, Millis lease_time) : redis_(redis), lease_time_(lease_time) {}
 
@@ -31,11 +31,11 @@ class TagRecorder : public CounterSource {
               const RowSet* rows, std::optional<std::int64_t> epoch,
               std::function<void(bool)> next);
 
-  std::vector<Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
-  struct Stats {
-    std::atomic<std::uint64_t> recorded{0}, errors{0}, raced{0};
+  struct alignas(64) Stats {
+    metrics::Counter recorded, errors, raced;
   };
 
   Backend& redis_;

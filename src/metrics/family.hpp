@@ -2,7 +2,9 @@
 // What a metric is: its name, kind, help text and label names, declared once as a
 // constant next to the code that counts it. The Prometheus name follows Prometheus's
 // conventions (readthru_ prefix, _total for counters, base units); `info` is the name INFO
-// shows the family under, summed over its labels ("" = not in INFO).
+// shows the family under, summed over its labels ("" = not in INFO), or with
+// `info_by_label` one line per series, named info + "_" + its first label's value
+// ("backend_failed_timeout").
 
 #include <string>
 #include <string_view>
@@ -17,6 +19,10 @@ struct Family {
   Kind kind;
   std::string_view help;
   std::string_view info = {};
+  bool info_by_label = false;
+  // INFO shows value × info_scale, so that a family in base units keeps the unit INFO
+  // always had (seconds in Prometheus, milliseconds in INFO: 1000).
+  double info_scale = 1;
 };
 
 struct Label {

@@ -100,6 +100,11 @@ void appendHistogram(std::string& out, std::string_view name, const Series& s) {
   out.push_back('\n');
 }
 
+// A scaled value is rounded: INFO's milliseconds are whole.
+double infoValue(double v, const Family& f) {
+  return f.info_scale == 1 ? v : std::round(v * f.info_scale);
+}
+
 }  // namespace
 
 std::string formatNumber(double v) {
@@ -142,9 +147,22 @@ std::string renderInfo(const Snapshot& snap) {
   std::string out;
   for (const FamilySamples& f : snap.families()) {
     if (f.family->info.empty() || f.family->kind == Kind::kHistogram) continue;
+    if (f.family->info_by_label) {
+      for (const Series& s : f.series) {
+        out.append(f.family->info);
+        if (!s.labels.empty()) {
+          out.push_back('_');
+          out.append(s.labels.front().value);
+        }
+        out.push_back(':');
+        out += formatNumber(infoValue(s.value, *f.family));
+        out += "\r\n";
+      }
+      continue;
+    }
     out.append(f.family->info);
     out.push_back(':');
-    out += formatNumber(snap.total(f.family->name));
+    out += formatNumber(infoValue(snap.total(f.family->name), *f.family));
     out += "\r\n";
   }
   return out;
@@ -161,7 +179,7 @@ std::string renderInfoFor(const Snapshot& snap, const Label& label) {
     if (!has) continue;
     out.append(f.family->info);
     out.push_back(':');
-    out += formatNumber(snap.value(f.family->name, label));
+    out += formatNumber(infoValue(snap.value(f.family->name, label), *f.family));
     out += "\r\n";
   }
   return out;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ class Snapshot {
   double total(std::string_view name) const;
   // A family's value for one label value (0 when absent).
   double value(std::string_view name, const Label& label) const;
+  // The value INFO shows under this name (a family's info name), or nullopt.
+  std::optional<double> info(std::string_view info_name) const;
 
  private:
   friend class Sink;
@@ -61,10 +64,24 @@ class Sink {
   void add(const Family& f, const Histogram& h, Labels labels = {}) {
     out_.series(f, std::move(labels)).histogram.addFrom(h.counts());
   }
+  // Everything in `other` (what a source counted before it went).
+  void add(const Snapshot& other) {
+    for (const FamilySamples& f : other.families()) {
+      for (const Series& s : f.series) {
+        Series& into = out_.series(*f.family, s.labels);
+        into.value += s.value;
+        into.histogram.addFrom(s.histogram);
+      }
+    }
+  }
 
  private:
   Snapshot& out_;
 };
+
+// What one source holds now (tests, and folding a source's counts in before it goes).
+class Source;
+Snapshot snapshotOf(const Source& source);
 
 // Anything that counts: it adds its cells' values to a snapshot. collect() may run on any
 // thread, concurrently with the owner counting; it only reads cells (or takes the owner's

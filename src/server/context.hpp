@@ -14,6 +14,7 @@
 
 #include "cache/backend.hpp"
 #include "config/config.hpp"
+#include "metrics/registry.hpp"
 #include "server/session_list.hpp"
 
 namespace readthru::server {
@@ -22,21 +23,24 @@ namespace readthru::server {
 // read it from HELLO and INFO to choose features.
 inline constexpr std::string_view kRedisVersion = "7.0.0";
 
-// Counters of one io thread, padded so threads never share a cache line.
-struct alignas(64) ThreadStats {
-  std::atomic<std::uint64_t> connections_received{0};
-  std::atomic<std::uint64_t> rejected_connections{0};
-  std::atomic<std::uint64_t> commands_processed{0};
-  std::atomic<std::uint64_t> net_input_bytes{0};
-  std::atomic<std::uint64_t> net_output_bytes{0};
-  std::atomic<std::uint64_t> error_replies{0};
-  std::atomic<std::uint64_t> protocol_errors{0};
-  std::atomic<std::uint64_t> output_limit_disconnects{0};
-  std::atomic<std::uint64_t> query_buffer_limit_disconnects{0};
+// What one io thread counted, padded so threads never share a cache line. Written only
+// by its thread (the acceptor's two by thread 0).
+struct alignas(64) ThreadStats : metrics::Source {
+  metrics::Counter connections_received, rejected_connections, commands_processed, net_input_bytes,
+      net_output_bytes, error_replies, protocol_errors, output_limit_disconnects,
+      query_buffer_limit_disconnects;
+  // Commands by name (index in command::allCommands()) and result: "ok" or "error" for
+  // those sent on to Redis or the read-through service, "local" for those readthru
+  // answers itself.
+  struct CommandCounts {
+    metrics::Counter ok, error, local;
+  };
+  std::vector<CommandCounts> by_command;
+  // Commands sent on (not those readthru answers itself), from dispatch to reply.
+  metrics::Histogram request_duration;
 
-  void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
+  ThreadStats();
+  void collect(metrics::Sink& sink) const override;
 };
 
 // The listen.* limits a reload may change, read by every io thread as it goes (relaxed:
@@ -76,8 +80,8 @@ struct ServerContext {
   // One per io thread, used only on it. Here rather than in the Server because sessions
   // still queued in an io_context are destroyed with it, after the Server.
   std::vector<std::unique_ptr<SessionList>> sessions;
-  // Everything whose counters INFO sums into its readthru section (all io threads).
-  std::vector<const cache::CounterSource*> counter_sources;
+  // Every metric source, for INFO, /metrics and READTHRU.STATS (all io threads).
+  metrics::Registry metrics;
   ReloadHook reload;  // set before the io threads run
 };
 

@@ -19,6 +19,10 @@ std::string unknownCommandError(const std::vector<std::string>& args) {
   return "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: " + list;
 }
 
+std::size_t commandIndex(const command::CommandSpec& spec) {
+  return static_cast<std::size_t>(&spec - command::allCommands().data());
+}
+
 std::string wrongArityError(std::string_view command_name) {
   return "ERR wrong number of arguments for '" + std::string(command_name) + "' command";
 }
@@ -28,20 +32,21 @@ Dispatcher::Dispatcher(boost::asio::io_context& io, ServerContext& ctx, ThreadSt
     : io_(io), ctx_(ctx), stats_(stats), backend_(backend), read_through_(read_through) {}
 
 void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
-  stats_.add(stats_.commands_processed);
+  stats_.commands_processed.add();
   const command::CommandSpec* spec = command::lookup(args);
   if (spec == nullptr) {
-    stats_.add(stats_.error_replies);
+    stats_.error_replies.add();
     resp::appendError(session.replyNow(), unknownCommandError(args));
     return;
   }
   if (!command::arityOk(*spec, args.size())) {
-    stats_.add(stats_.error_replies);
+    stats_.error_replies.add();
     resp::appendError(session.replyNow(), wrongArityError(spec->name));
     return;
   }
   switch (spec->route) {
     case command::Route::kLocal:
+      stats_.by_command[commandIndex(*spec)].local.add();
       if (spec->group == "readthru") {
         readthruCommand(session, *spec, args);
       } else {
@@ -49,17 +54,19 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
       }
       return;
     case command::Route::kUnsupported:
-      stats_.add(stats_.error_replies);
+      stats_.error_replies.add();
       resp::appendError(session.replyNow(), "ERR readthru: '" + std::string(spec->name) +
                                                 "' is not supported through the proxy: " +
                                                 std::string(spec->route_note));
       return;
     default:
       if (read_through_ != nullptr && read_through_->owns(*spec, args)) {
-        read_through_->execute({std::move(args), spec, session.info().id}, session.replyLater());
+        read_through_->execute({std::move(args), spec, session.info().id},
+                               session.replyLater(commandIndex(*spec)));
         return;
       }
-      backend_.execute({std::move(args), spec, session.info().id}, session.replyLater());
+      backend_.execute({std::move(args), spec, session.info().id},
+                       session.replyLater(commandIndex(*spec)));
       return;
   }
 }

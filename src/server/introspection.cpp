@@ -11,6 +11,7 @@
 
 #include "command/key_slot.hpp"
 #include "common/text.hpp"
+#include "metrics/render.hpp"
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
@@ -188,10 +189,9 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
   auto want = [&](std::string_view section) {
     return all || std::find(wanted.begin(), wanted.end(), section) != wanted.end();
   };
-  auto sum = [&](std::atomic<std::uint64_t> ThreadStats::*field) {
-    std::uint64_t total = 0;
-    for (const auto& s : ctx_.stats) total += ((*s).*field).load(std::memory_order_relaxed);
-    return total;
+  const metrics::Snapshot snap = ctx_.metrics.snapshot();
+  auto sum = [&](std::string_view family) {
+    return static_cast<std::uint64_t>(snap.total(family));
   };
   std::string text;
   auto line = [&](std::string_view key, const auto& value) {
@@ -236,12 +236,12 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
   }
   if (want("stats")) {
     text += "# Stats\r\n";
-    line("total_connections_received", sum(&ThreadStats::connections_received));
-    line("total_commands_processed", sum(&ThreadStats::commands_processed));
-    line("total_net_input_bytes", sum(&ThreadStats::net_input_bytes));
-    line("total_net_output_bytes", sum(&ThreadStats::net_output_bytes));
-    line("rejected_connections", sum(&ThreadStats::rejected_connections));
-    line("total_error_replies", sum(&ThreadStats::error_replies));
+    line("total_connections_received", sum("readthru_connections_received_total"));
+    line("total_commands_processed", sum("readthru_commands_processed_total"));
+    line("total_net_input_bytes", sum("readthru_net_input_bytes_total"));
+    line("total_net_output_bytes", sum("readthru_net_output_bytes_total"));
+    line("rejected_connections", sum("readthru_connections_rejected_total"));
+    line("total_error_replies", sum("readthru_error_replies_total"));
     text += "\r\n";
   }
   if (want("cluster")) {
@@ -252,24 +252,8 @@ void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
   if (want("readthru")) {
     text += "# Readthru\r\n";
     line("backend_mode", config::modeName(ctx_.backend_mode));
-    line("protocol_errors", sum(&ThreadStats::protocol_errors));
-    line("output_limit_disconnects", sum(&ThreadStats::output_limit_disconnects));
-    line("query_buffer_limit_disconnects", sum(&ThreadStats::query_buffer_limit_disconnects));
-    // Counters of the backend, read-through service and database pool, summed over io
-    // threads (each thread has its own).
-    std::vector<cache::Counter> totals;
-    for (const auto* source : ctx_.counter_sources) {
-      for (const auto& c : source->counters()) {
-        auto it = std::find_if(totals.begin(), totals.end(),
-                               [&](const cache::Counter& t) { return t.name == c.name; });
-        if (it == totals.end()) {
-          totals.push_back(c);
-        } else {
-          it->value += c.value;
-        }
-      }
-    }
-    for (const auto& c : totals) line(c.name, c.value);
+    // Every metric with an INFO name, summed over io threads and labels.
+    text += metrics::renderInfo(snap);
     text += "\r\n";
   }
   if (text.size() >= 2) text.resize(text.size() - 2);  // no blank line after the last one

@@ -47,7 +47,7 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
   const std::optional<Action> action = actionOf(spec.name);
   if (!action) {
     // The container itself, with a subcommand it does not have.
-    stats_.add(stats_.error_replies);
+    stats_.error_replies.add();
     resp::appendError(session.replyNow(),
                       "ERR unknown subcommand '" + args[1] +
                           "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
@@ -58,7 +58,7 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     return;
   }
   if (read_through_ == nullptr) {
-    stats_.add(stats_.error_replies);
+    stats_.error_replies.add();
     resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
     return;
   }
@@ -76,7 +76,7 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     case Action::kInvalidateTag:
       for (std::size_t i = 2; i < args.size(); ++i) {
         if (args[i].empty()) {
-          stats_.add(stats_.error_replies);
+          stats_.error_replies.add();
           resp::appendError(session.replyNow(), "ERR readthru: a tag cannot be empty");
           return;
         }
@@ -99,7 +99,7 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
 // session may be gone by then: replyLater()'s callback is safe to call after it closed.
 void Dispatcher::reload(Session& session) {
   if (!ctx_.reload) {
-    stats_.add(stats_.error_replies);
+    stats_.error_replies.add();
     resp::appendError(session.replyNow(), "ERR readthru: reload is not available");
     return;
   }

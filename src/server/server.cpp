@@ -85,11 +85,11 @@ void Server::accept() {
       return;
     }
     ThreadStats& acceptor_stats = *ctx_.stats.front();  // only this thread writes these two
-    acceptor_stats.add(acceptor_stats.connections_received);
+    acceptor_stats.connections_received.add();
     const int max_clients = ctx_.limits.max_clients.load(std::memory_order_relaxed);
     if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
       ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
-      acceptor_stats.add(acceptor_stats.rejected_connections);
+      acceptor_stats.rejected_connections.add();
       auto sock = std::make_shared<tcp::socket>(std::move(socket));
       static const std::string kFull = "-ERR max number of clients reached\r\n";
       asio::async_write(*sock, asio::buffer(kFull), [sock](boost::system::error_code, std::size_t) {

@@ -102,7 +102,7 @@ void Session::readMore() {
 }
 
 void Session::onRead(std::size_t n) {
-  stats_.add(stats_.net_input_bytes, n);
+  stats_.net_input_bytes.add(n);
   info_.last_active = std::chrono::steady_clock::now();
   std::string_view input(read_buf_, n);
   while (!input.empty() && !closing_ && !closed_) {
@@ -116,8 +116,8 @@ void Session::onRead(std::size_t n) {
     }
     if (status == resp::ParseStatus::kError) {
       // As Redis: answer the protocol error, then close once it is written.
-      stats_.add(stats_.protocol_errors);
-      stats_.add(stats_.error_replies);
+      stats_.protocol_errors.add();
+      stats_.error_replies.add();
       resp::appendError(replyNow(), "ERR " + parser_.error());
       closing_ = true;
       break;
@@ -138,8 +138,8 @@ void Session::onRead(std::size_t n) {
 // Redis, it is told why first, after the replies it is owed; the parser's memory is
 // released now, and the bytes that still arrive are dropped unparsed.
 void Session::queryBufferFull() {
-  stats_.add(stats_.query_buffer_limit_disconnects);
-  stats_.add(stats_.error_replies);
+  stats_.query_buffer_limit_disconnects.add();
+  stats_.error_replies.add();
   spdlog::debug("client {} closed: a partial request passed listen.query_buffer_limit", info_.peer);
   resp::appendError(replyNow(),
                     "ERR readthru: query buffer limit reached (listen.query_buffer_limit)");
@@ -161,9 +161,22 @@ cache::ReplyCallback Session::replyLater() {
   return [self = shared_from_this(), seq](resp::Value v) { self->complete(seq, v); };
 }
 
+cache::ReplyCallback Session::replyLater(std::size_t command) {
+  queue_.push_back({std::string(), false});
+  const std::uint64_t seq = head_seq_ + queue_.size() - 1;
+  return [self = shared_from_this(), seq, command,
+          start = std::chrono::steady_clock::now()](resp::Value v) {
+    ThreadStats& stats = self->stats_;
+    stats.request_duration.observe(std::chrono::steady_clock::now() - start);
+    ThreadStats::CommandCounts& c = stats.by_command[command];
+    (v.isError() ? c.error : c.ok).add();
+    self->complete(seq, v);
+  };
+}
+
 void Session::complete(std::uint64_t seq, const resp::Value& v) {
   if (closed_) return;
-  if (v.isError()) stats_.add(stats_.error_replies);
+  if (v.isError()) stats_.error_replies.add();
   if (seq == head_seq_) {
     // The oldest reply outstanding (the usual case): straight to the output, no slot copy.
     resp::appendValue(out_, v);
@@ -207,7 +220,7 @@ bool Session::backlogTooBig() {
   if (closed_ || backlog <= ctx_.limits.output_limit.load(std::memory_order_relaxed)) return false;
   // The client does not read its replies (or one slow reply holds back a flood of others):
   // drop it rather than hold unbounded memory.
-  stats_.add(stats_.output_limit_disconnects);
+  stats_.output_limit_disconnects.add();
   spdlog::debug("client {} closed: {} reply bytes unsent (listen.output_limit)", info_.peer,
                 backlog);
   shutdown();
@@ -238,7 +251,7 @@ void Session::flush() {
   asio::async_write(socket_, asio::buffer(writing_),
                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                       self->writing_now_ = false;
-                      self->stats_.add(self->stats_.net_output_bytes, n);
+                      self->stats_.net_output_bytes.add(n);
                       self->writing_.clear();
                       if (ec) {
                         self->shutdown();

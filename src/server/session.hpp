@@ -67,6 +67,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string& replyNow();
   // Reserves the next place in the reply order; the callback fills it later (once).
   cache::ReplyCallback replyLater();
+  // The same, for a command sent on: its reply is counted by command (index in
+  // command::allCommands()) and result, and timed.
+  cache::ReplyCallback replyLater(std::size_t command);
   // Close the connection once everything before it has been written (QUIT, protocol
   // errors).
   void closeAfterReplies() { closing_ = true; }

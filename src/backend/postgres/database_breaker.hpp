@@ -7,24 +7,33 @@
 
 #include <vector>
 
-#include "cache/counters.hpp"
 #include "common/breaker.hpp"
 #include "config/config.hpp"
+#include "metrics/cells.hpp"
+#include "metrics/snapshot.hpp"
 
 namespace readthru::backend::postgres {
 
-class DatabaseBreaker : public cache::CounterSource {
+class DatabaseBreaker : public metrics::Source {
  public:
   explicit DatabaseBreaker(const config::DatabaseBreakerConfig& cfg)
       : breaker_("postgres", options(cfg)) {}
 
   Breaker& breaker() { return breaker_; }
 
-  // pg_breaker_open (now, 0 or 1), pg_breaker_opened, pg_breaker_rejected.
-  std::vector<cache::Counter> counters() const override {
-    return {{"pg_breaker_open", breaker_.state() == Breaker::State::kClosed ? 0u : 1u},
-            {"pg_breaker_opened", breaker_.opened()},
-            {"pg_breaker_rejected", breaker_.rejected()}};
+  void collect(metrics::Sink& sink) const override {
+    static constexpr metrics::Family kOpen{"readthru_pg_breaker_open", metrics::Kind::kGauge,
+                                           "1 while the database breaker is open or half-open.",
+                                           "pg_breaker_open"};
+    static constexpr metrics::Family kOpened{
+        "readthru_pg_breaker_opened_total", metrics::Kind::kCounter,
+        "Times the database breaker opened.", "pg_breaker_opened"};
+    static constexpr metrics::Family kRejected{
+        "readthru_pg_breaker_rejected_total", metrics::Kind::kCounter,
+        "Loads failed at once because the database breaker was open.", "pg_breaker_rejected"};
+    sink.add(kOpen, breaker_.state() == Breaker::State::kClosed ? 0.0 : 1.0);
+    sink.add(kOpened, static_cast<double>(breaker_.opened()));
+    sink.add(kRejected, static_cast<double>(breaker_.rejected()));
   }
 
  private:

@@ -8,6 +8,28 @@
 #include "common/log.hpp"
 
 namespace readthru::backend::postgres {
+namespace {
+
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kQueries{"readthru_pg_queries_total", Kind::kCounter,
+                          "Statements sent to PostgreSQL.", "pg_queries"};
+constexpr Family kErrors{"readthru_pg_query_errors_total", Kind::kCounter,
+                         "Statements that failed.", "pg_query_errors"};
+constexpr Family kTimeouts{"readthru_pg_timeouts_total", Kind::kCounter,
+                           "Statements cancelled by statement_timeout.", "pg_timeouts"};
+constexpr Family kQueueFull{"readthru_pg_queue_full_total", Kind::kCounter,
+                            "Statements refused because the pool's wait was full.",
+                            "pg_queue_full"};
+constexpr Family kUnreachable{"readthru_pg_unreachable_total", Kind::kCounter,
+                              "Statements failed because no session was up.", "pg_unreachable"};
+constexpr Family kReconnects{"readthru_pg_reconnects_total", Kind::kCounter,
+                             "Sessions opened again after one was lost.", "pg_reconnects"};
+constexpr Family kConnectionsUp{"readthru_pg_connections_up", Kind::kGauge,
+                                "Pool sessions connected now.", "pg_connections_up"};
+
+}  // namespace
+
 namespace asio = boost::asio;
 
 namespace {
@@ -97,7 +119,7 @@ void Pool::shutdown(bool silent) {
 // Queries
 
 void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCallback done) {
-  stats_.queries.fetch_add(1, std::memory_order_relaxed);
+  stats_.queries.add();
   if (statement >= statement_count_) {
     answerLater(std::move(done), Error{"no such statement"});
     return;
@@ -116,7 +138,7 @@ void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCal
     return;
   }
   if (down_) {
-    stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
+    stats_.unreachable.add();
     answerLater(std::move(done),
                 Error{"database unreachable: " + last_error_, Fault::kDatabaseDown});
     return;
@@ -131,7 +153,7 @@ void Pool::query(std::size_t statement, std::vector<std::string> params, RowsCal
     }
   }
   if (queue_.size() >= max_waiting_) {
-    stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
+    stats_.queue_full.add();
     if (probe) breaker_->breaker().onProbe(true);  // not the database's fault: try the next
     answerLater(std::move(done), Error{"too many loads waiting", Fault::kLoadQueueFull});
     return;
@@ -147,7 +169,7 @@ bool Pool::admit(RowsCallback& done, bool& probe) {
   probe = b.takeProbe(Clock::now());
   if (probe) return true;
   b.countRejected();
-  stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
+  stats_.unreachable.add();
   answerLater(std::move(done),
               Error{"database unreachable: circuit breaker open", Fault::kDatabaseDown});
   return false;
@@ -161,9 +183,9 @@ Pool::RowsCallback Pool::track(RowsCallback done, bool probe) {
     if (!alive.expired()) {
       const Fault fault = result.ok() ? Fault::kNone : faultOf(result.error().code);
       if (!result.ok()) {
-        stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        stats_.errors.add();
         if (fault == Fault::kStatementTimeout) {
-          stats_.timeouts.fetch_add(1, std::memory_order_relaxed);
+          stats_.timeouts.add();
         }
       }
       if (breaker_) {
@@ -184,7 +206,7 @@ Pool::RowsCallback Pool::track(RowsCallback done, bool probe) {
 
 // query() never calls `done` before returning; answers known at once go through the loop.
 void Pool::answerLater(RowsCallback done, Error error) {
-  stats_.errors.fetch_add(1, std::memory_order_relaxed);
+  stats_.errors.add();
   asio::post(io_, [done = std::move(done), error = std::move(error)] { done(error); });
 }
 
@@ -219,7 +241,7 @@ void Pool::dispatch() {
 // Connection events
 
 void Pool::onReady(Connection& conn) {
-  if (conn.readyCount() > 1) stats_.reconnects.fetch_add(1, std::memory_order_relaxed);
+  if (conn.readyCount() > 1) stats_.reconnects.add();
   countConnectionsUp();
   if (down_) {
     down_ = false;
@@ -245,7 +267,7 @@ void Pool::onDown(Connection& conn, const std::string& reason, bool connect_fail
   waiting.swap(queue_);
   const std::weak_ptr<char> alive = alive_;
   for (Waiting& w : waiting) {
-    stats_.unreachable.fetch_add(1, std::memory_order_relaxed);
+    stats_.unreachable.add();
     w.done(Error{"database unreachable: " + reason, Fault::kDatabaseDown});
     if (alive.expired()) return;
   }
@@ -294,7 +316,7 @@ void Pool::sweep() {
 void Pool::countConnectionsUp() {
   std::uint64_t up = 0;
   for (const auto& c : connections_) up += c->ready() ? 1 : 0;
-  stats_.connections_up.store(up, std::memory_order_relaxed);
+  stats_.connections_up.set(up);
 }
 
 bool Pool::anyConnected() const {
@@ -302,16 +324,14 @@ bool Pool::anyConnected() const {
                      [](const auto& c) { return c->ready(); });
 }
 
-std::vector<cache::Counter> Pool::counters() const {
-  return {
-      {"pg_queries", cache::counterValue(stats_.queries)},
-      {"pg_query_errors", cache::counterValue(stats_.errors)},
-      {"pg_timeouts", cache::counterValue(stats_.timeouts)},
-      {"pg_queue_full", cache::counterValue(stats_.queue_full)},
-      {"pg_unreachable", cache::counterValue(stats_.unreachable)},
-      {"pg_reconnects", cache::counterValue(stats_.reconnects)},
-      {"pg_connections_up", cache::counterValue(stats_.connections_up)},
-  };
+void Pool::collect(metrics::Sink& sink) const {
+  sink.add(kQueries, stats_.queries);
+  sink.add(kErrors, stats_.errors);
+  sink.add(kTimeouts, stats_.timeouts);
+  sink.add(kQueueFull, stats_.queue_full);
+  sink.add(kUnreachable, stats_.unreachable);
+  sink.add(kReconnects, stats_.reconnects);
+  sink.add(kConnectionsUp, stats_.connections_up);
 }
 
 }  // namespace readthru::backend::postgres

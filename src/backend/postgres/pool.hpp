@@ -74,7 +74,7 @@ class Pool : public cache::SourceLoader {
 
   // pg_queries, pg_query_errors, pg_timeouts, pg_queue_full, pg_unreachable,
   // pg_reconnects, pg_connections_up (the breaker has its own). Safe to call from any thread.
-  std::vector<cache::Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
   // True if at least one connection is ready for queries.
   bool anyConnected() const;
 
@@ -87,15 +87,10 @@ class Pool : public cache::SourceLoader {
     Clock::time_point deadline;
   };
 
-  // Read by INFO from any thread, hence relaxed atomics; written only on this thread.
-  struct Stats {
-    std::atomic<std::uint64_t> queries{0};
-    std::atomic<std::uint64_t> errors{0};
-    std::atomic<std::uint64_t> timeouts{0};
-    std::atomic<std::uint64_t> queue_full{0};
-    std::atomic<std::uint64_t> unreachable{0};
-    std::atomic<std::uint64_t> reconnects{0};
-    std::atomic<std::uint64_t> connections_up{0};
+  // Written only on this thread; read by a scrape from any thread.
+  struct alignas(64) Stats {
+    metrics::Counter queries, errors, timeouts, queue_full, unreachable, reconnects;
+    metrics::Gauge connections_up;
   };
 
   void onReady(Connection& conn);

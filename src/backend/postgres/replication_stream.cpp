@@ -44,7 +44,7 @@ void ReplicationStream::stop() {
   for (auto& d : describers) d->close();
   retry_timer_.cancel();
   ready_.clear();
-  stats_.connected.store(0, std::memory_order_relaxed);
+  stats_.connected.set(0);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -210,9 +210,9 @@ void ReplicationStream::startStreaming() {
         state_ = State::kStreaming;
         backoff_ = Millis{0};
         reported_down_ = false;
-        if (ever_connected_) stats_.reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (ever_connected_) stats_.reconnects.add();
         ever_connected_ = true;
-        stats_.connected.store(1, std::memory_order_relaxed);
+        stats_.connected.set(1);
         spdlog::info("cdc: streaming from slot {} (publication {})", options_.slot,
                      options_.publication);
         sendStatus();
@@ -275,7 +275,7 @@ void ReplicationStream::fail(const std::string& reason) {
   if (state_ == State::kStopped) return;
   const bool was_streaming = state_ == State::kStreaming;
   closeSession();
-  stats_.connected.store(0, std::memory_order_relaxed);
+  stats_.connected.set(0);
   if (!reported_down_) {
     reported_down_ = true;
     spdlog::warn("cdc: {} slot {}: {}; retrying",

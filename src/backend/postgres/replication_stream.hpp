@@ -20,7 +20,7 @@
 // confirmed meanwhile are skipped.
 //
 // Lifetime: everything (start, confirm, describeTables, stop, the destructor) runs on the io
-// thread; counters() alone may be read from anywhere. stop() and the destructor end
+// thread; collect() alone may be read from anywhere. stop() and the destructor end
 // everything, pending describeTables included; no callback runs afterwards. libpq stays
 // inside this module.
 //
@@ -81,7 +81,7 @@ class ReplicationStream : public cache::ChangeSource {
 
   // cdc_connected, cdc_transactions, cdc_changes, cdc_reconnects, cdc_confirmed_lsn,
   // cdc_lag_bytes, cdc_lag_ms. Safe from any thread.
-  std::vector<cache::Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
   bool streaming() const override { return state_ == State::kStreaming; }
 
  private:
@@ -94,11 +94,10 @@ class ReplicationStream : public cache::ChangeSource {
   };
 
   // Read from any thread; written only on the io thread.
-  struct Stats {
-    std::atomic<std::uint64_t> connected{0};
-    std::atomic<std::uint64_t> transactions{0};
-    std::atomic<std::uint64_t> changes{0};
-    std::atomic<std::uint64_t> reconnects{0};
+  struct alignas(64) Stats {
+    metrics::Gauge connected;
+    metrics::Counter transactions, changes, reconnects;
+    // Positions and times the lag gauges are computed from when collected.
     std::atomic<std::uint64_t> confirmed_lsn{0};
     std::atomic<std::uint64_t> server_wal_end{0};
     std::atomic<std::int64_t> oldest_unconfirmed_us{0};  // Unix µs; 0: none

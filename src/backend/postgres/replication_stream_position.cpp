@@ -40,8 +40,8 @@ void ReplicationStream::deliver() {
   while (!ready_.empty() && !paused_) {
     cache::Transaction txn = std::move(ready_.front());
     ready_.pop_front();
-    stats_.transactions.fetch_add(1, std::memory_order_relaxed);
-    stats_.changes.fetch_add(txn.changes.size(), std::memory_order_relaxed);
+    stats_.transactions.add();
+    stats_.changes.add(txn.changes.size());
     // A copy: the callback may stop or destroy us, and with us on_commit_.
     TransactionCallback on_commit = on_commit_;
     if (on_commit) on_commit(std::move(txn));
@@ -118,21 +118,42 @@ void ReplicationStream::publishPosition() {
 // ---------------------------------------------------------------------------------------
 // Counters
 
-std::vector<cache::Counter> ReplicationStream::counters() const {
+void ReplicationStream::collect(metrics::Sink& sink) const {
+  using metrics::Family;
+  using metrics::Kind;
+  static constexpr Family kConnected{"readthru_cdc_connected", Kind::kGauge,
+                                     "1 while the replication session is up.", "cdc_connected"};
+  static constexpr Family kTransactions{"readthru_cdc_transactions_total", Kind::kCounter,
+                                        "Committed transactions received.", "cdc_transactions"};
+  static constexpr Family kChanges{"readthru_cdc_changes_total", Kind::kCounter,
+                                   "Row changes received.", "cdc_changes"};
+  static constexpr Family kReconnects{"readthru_cdc_reconnects_total", Kind::kCounter,
+                                      "Replication sessions opened again.", "cdc_reconnects"};
+  static constexpr Family kConfirmed{"readthru_cdc_confirmed_lsn", Kind::kGauge,
+                                     "The WAL position confirmed to PostgreSQL.",
+                                     "cdc_confirmed_lsn"};
+  static constexpr Family kLagBytes{"readthru_cdc_lag_bytes", Kind::kGauge,
+                                    "WAL bytes received or sent by the server and not yet "
+                                    "confirmed.",
+                                    "cdc_lag_bytes"};
+  static constexpr Family kLag{"readthru_cdc_lag_seconds",
+                               Kind::kGauge,
+                               "Age of the oldest commit not yet applied and confirmed.",
+                               "cdc_lag_ms",
+                               false,
+                               1000};
   auto get = [](const auto& v) { return v.load(std::memory_order_relaxed); };
   const std::uint64_t confirmed = get(stats_.confirmed_lsn);
   const std::uint64_t wal_end = get(stats_.server_wal_end);
   const std::int64_t oldest = get(stats_.oldest_unconfirmed_us);
   const std::int64_t lag_us = oldest == 0 ? 0 : std::max<std::int64_t>(0, nowUnixMicros() - oldest);
-  return {
-      {"cdc_connected", get(stats_.connected)},
-      {"cdc_transactions", get(stats_.transactions)},
-      {"cdc_changes", get(stats_.changes)},
-      {"cdc_reconnects", get(stats_.reconnects)},
-      {"cdc_confirmed_lsn", confirmed},
-      {"cdc_lag_bytes", wal_end > confirmed ? wal_end - confirmed : 0},
-      {"cdc_lag_ms", static_cast<std::uint64_t>(lag_us / 1000)},
-  };
+  sink.add(kConnected, stats_.connected);
+  sink.add(kTransactions, stats_.transactions);
+  sink.add(kChanges, stats_.changes);
+  sink.add(kReconnects, stats_.reconnects);
+  sink.add(kConfirmed, static_cast<double>(confirmed));
+  sink.add(kLagBytes, static_cast<double>(wal_end > confirmed ? wal_end - confirmed : 0));
+  sink.add(kLag, static_cast<double>(lag_us) / 1e6);
 }
 
 }  // namespace readthru::backend::postgres

@@ -11,8 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cache/counters.hpp"
 #include "common/breaker.hpp"
+#include "metrics/cells.hpp"
+#include "metrics/snapshot.hpp"
 
 namespace readthru::backend::redis {
 
@@ -22,14 +23,14 @@ using readthru::jittered;
 
 // The process's breakers, one per node address ("host:port", a replica's too). Looked up
 // when a connection is created (under a mutex), never per request.
-class BreakerTable : public cache::CounterSource {
+class BreakerTable : public metrics::Source {
  public:
   explicit BreakerTable(BreakerOptions options) : options_(options) {}
 
   std::shared_ptr<Breaker> get(const std::string& node);
 
   // backend_breakers_open (now), backend_breaker_opened, backend_breaker_rejected.
-  std::vector<cache::Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   BreakerOptions options_;

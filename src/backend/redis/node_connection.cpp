@@ -67,7 +67,7 @@ std::optional<resp::Value> NodeConnection::refusal() {
   }
   // Bounded memory whatever the clients do: past these, fail fast instead of growing.
   if (pending_.size() >= options_.max_queued_requests || out_.size() >= options_.max_queued_bytes) {
-    if (options_.stats) options_.stats->queue_full.fetch_add(1, std::memory_order_relaxed);
+    if (options_.stats) options_.stats->queue_full.add();
     return failure(Fault::kQueueFull, std::to_string(pending_.size()) + " requests");
   }
   return std::nullopt;
@@ -265,7 +265,7 @@ void NodeConnection::onReply(resp::Value v) {
   if (options_.breaker) options_.breaker->onSuccess();
   ++window_requests_;
   if (p.expired) {
-    if (options_.stats) options_.stats->late_replies.fetch_add(1, std::memory_order_relaxed);
+    if (options_.stats) options_.stats->late_replies.add();
     return;
   }
   if (p.done) p.done(std::move(v));
@@ -280,7 +280,7 @@ void NodeConnection::checkDeadline(Clock::time_point now) {
   if (state_ == State::kReady && now - progress_ > options_.node_timeout) {
     // Not one reply for node_timeout with requests outstanding: the node (or the path to
     // it) is stuck, and everything behind the stuck reply would wait for ever.
-    if (options_.stats) options_.stats->stalls.fetch_add(1, std::memory_order_relaxed);
+    if (options_.stats) options_.stats->stalls.add();
     fail("no reply for " + std::to_string(options_.node_timeout.count()) + "ms",
          /*connect_failed=*/false);
     return;

@@ -34,14 +34,15 @@
 #include "common/fault.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
+#include "metrics/cells.hpp"
 
 namespace readthru::backend::redis {
 
 // Counts shared by one router's connections (read by INFO from any thread).
-struct ConnectionStats {
-  std::atomic<std::uint64_t> late_replies{0};  // replies that came after their request failed
-  std::atomic<std::uint64_t> stalls{0};        // connections dropped after node_timeout
-  std::atomic<std::uint64_t> queue_full{0};    // requests refused: too much queued
+struct alignas(64) ConnectionStats {
+  metrics::Counter late_replies;  // replies that came after their request failed
+  metrics::Counter stalls;        // connections dropped after node_timeout
+  metrics::Counter queue_full;    // requests refused: too much queued
 };
 
 struct NodeOptions {

@@ -8,6 +8,40 @@
 namespace readthru::backend::redis {
 namespace {
 
+using metrics::Family;
+using metrics::Kind;
+constexpr Family kMoved{"readthru_backend_moved_total", Kind::kCounter,
+                        "MOVED redirects, by the node that answered them.",
+                        "backend_moved_redirects"};
+constexpr Family kAsk{"readthru_backend_ask_total", Kind::kCounter,
+                      "ASK redirects, by the node that answered them.", "backend_ask_redirects"};
+constexpr Family kTryAgain{"readthru_backend_tryagain_retries_total", Kind::kCounter,
+                           "Requests retried after TRYAGAIN.", "backend_tryagain_retries"};
+constexpr Family kTopologyRefreshes{"readthru_backend_slot_map_refreshes_total", Kind::kCounter,
+                                    "Slot map (or Sentinel master) refreshes.",
+                                    "backend_topology_refreshes"};
+constexpr Family kLateReplies{"readthru_backend_late_replies_total", Kind::kCounter,
+                              "Replies that came after their request had timed out.",
+                              "backend_late_replies_discarded"};
+constexpr Family kStalls{"readthru_backend_connections_stalled_total", Kind::kCounter,
+                         "Connections dropped for no reply within node_timeout.",
+                         "backend_connections_stalled"};
+constexpr Family kFailed{"readthru_backend_failed_requests_total", Kind::kCounter,
+                         "Requests that failed without a reply from Redis, by fault.",
+                         "backend_failed", /*info_by_label=*/true};
+constexpr Family kCommandDuration{"readthru_backend_command_duration_seconds", Kind::kHistogram,
+                                  "Redis commands, from routing to reply."};
+constexpr Family kSentinelSwitches{"readthru_sentinel_switches_total", Kind::kCounter,
+                                   "New-master events heard for our master.",
+                                   "backend_sentinel_switches"};
+constexpr Family kSentinelSubscribes{"readthru_sentinel_subscribes_total", Kind::kCounter,
+                                     "Sentinel subscriptions made.", "backend_sentinel_subscribes"};
+constexpr Family kSentinelStalePolls{"readthru_sentinel_stale_polls_total", Kind::kCounter,
+                                     "Sentinel poll answers older than the event followed.",
+                                     "backend_sentinel_stale_polls"};
+constexpr Family kSentinelSubscribed{"readthru_sentinel_subscribed", Kind::kGauge,
+                                     "1 while subscribed to Sentinel's events.",
+                                     "backend_sentinel_subscriptions"};
 constexpr int kMaxRedirects = 5;
 constexpr Millis kTryAgainDelay{25};
 
@@ -65,34 +99,39 @@ Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int conne
 
 Router::~Router() { stop(); }
 
-std::vector<cache::Counter> Router::counters() const {
-  std::vector<cache::Counter> out{
-      {"backend_moved_redirects", cache::counterValue(stats_.moved)},
-      {"backend_ask_redirects", cache::counterValue(stats_.ask)},
-      {"backend_tryagain_retries", cache::counterValue(stats_.tryagain)},
-      {"backend_topology_refreshes", cache::counterValue(stats_.topology_refreshes)},
-      {"backend_late_replies_discarded", cache::counterValue(connection_stats_.late_replies)},
-      {"backend_connections_stalled", cache::counterValue(connection_stats_.stalls)},
-  };
+void Router::collect(metrics::Sink& sink) const {
+  sink.add(kTryAgain, stats_.tryagain);
+  sink.add(kTopologyRefreshes, stats_.topology_refreshes);
+  sink.add(kLateReplies, connection_stats_.late_replies);
+  sink.add(kStalls, connection_stats_.stalls);
+  sink.add(kCommandDuration, stats_.command_duration);
   if (cfg_.mode == config::BackendMode::kSentinel) {
-    out.push_back({"backend_sentinel_switches", cache::counterValue(stats_.sentinel_switches)});
-    out.push_back({"backend_sentinel_subscribes", cache::counterValue(stats_.sentinel_subscribes)});
-    out.push_back(
-        {"backend_sentinel_stale_polls", cache::counterValue(stats_.sentinel_stale_polls)});
-    out.push_back(
-        {"backend_sentinel_subscriptions", cache::counterValue(stats_.sentinel_subscribed)});
+    sink.add(kSentinelSwitches, stats_.sentinel_switches);
+    sink.add(kSentinelSubscribes, stats_.sentinel_subscribes);
+    sink.add(kSentinelStalePolls, stats_.sentinel_stale_polls);
+    sink.add(kSentinelSubscribed, stats_.sentinel_subscribed);
   }
   for (int f = 1; f < kFaultSlots; ++f) {
-    out.push_back({"backend_failed_" + std::string(faultName(static_cast<Fault>(f))),
-                   cache::counterValue(stats_.faults[f])});
+    sink.add(kFailed, stats_.faults[f], {{"fault", std::string(faultName(static_cast<Fault>(f)))}});
   }
-  return out;
+  {
+    std::lock_guard lock(redirects_mutex_);
+    for (const auto& [node, r] : redirects_) {
+      sink.add(kMoved, static_cast<double>(r.moved), {{"node", node}});
+      sink.add(kAsk, static_cast<double>(r.ask), {{"node", node}});
+    }
+    // So that INFO and a scrape show them (as 0) before the first redirect.
+    if (redirects_.empty()) {
+      sink.add(kMoved, 0);
+      sink.add(kAsk, 0);
+    }
+  }
 }
 
 // One count per request that failed without a Redis reply, by its fault code.
 void Router::countFault(const resp::Value& v) {
   const int f = static_cast<int>(faultOf(v.fault));
-  if (f > 0 && f < kFaultSlots) stats_.faults[f].fetch_add(1, std::memory_order_relaxed);
+  if (f > 0 && f < kFaultSlots) stats_.faults[f].add();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -212,11 +251,10 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
     if ((e.starts_with("MOVED ") || e.starts_with("ASK ")) && req->redirects < kMaxRedirects) {
       if (auto r = parseRedirect(e, node)) {
         ++req->redirects;
+        countRedirect(node, r->ask);
         if (r->ask) {
-          ++stats_.ask;
           sendTo(r->target, /*replica=*/false, r->slot, std::move(req), /*asking=*/true);
         } else {
-          ++stats_.moved;
           map_.moveSlot(r->slot, r->target);
           refreshSoon();
           sendTo(r->target, /*replica=*/false, r->slot, std::move(req), /*asking=*/false);
@@ -227,7 +265,7 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
     if (e.starts_with("TRYAGAIN") && tryAgainLater(*req)) {
       // A multi-key command met a slot in the middle of a migration, its keys split
       // between the two nodes: Redis asks to retry once the rest has moved.
-      ++stats_.tryagain;
+      stats_.tryagain.add();
       auto timer = std::make_shared<boost::asio::steady_timer>(io_, kTryAgainDelay);
       timer->async_wait([this, timer, slot, req](boost::system::error_code ec) {
         if (!ec && !stopped_) sendToSlot(slot, req);
@@ -239,7 +277,14 @@ void Router::onReply(const config::Endpoint& node, std::uint16_t slot, RequestPt
       refreshSoon();
     }
   }
+  stats_.command_duration.observe(Clock::now() - req->started);
   req->done(std::move(v));
+}
+
+void Router::countRedirect(const config::Endpoint& node, bool ask) {
+  std::lock_guard lock(redirects_mutex_);
+  Redirects& r = redirects_[node.str()];
+  ++(ask ? r.ask : r.moved);
 }
 
 // Whether a request that got -TRYAGAIN may be retried. Keys stay split for as long as

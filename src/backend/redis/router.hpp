@@ -12,7 +12,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,33 +47,38 @@ class Router : public cache::Backend {
   void stop();
 
   void execute(cache::Command cmd, cache::ReplyCallback done) override;
-  std::vector<cache::Counter> counters() const override;
+  void collect(metrics::Sink& sink) const override;
 
  private:
   enum class NodeKind { kMaster, kReplica, kSentinel };
   static constexpr int kFaultSlots = 8;  // Fault values 1..7 are the transport faults
 
-  // Read by INFO from any thread, hence relaxed atomics; written only by this router.
-  struct Stats {
-    std::atomic<std::uint64_t> moved{0};
-    std::atomic<std::uint64_t> ask{0};
-    std::atomic<std::uint64_t> tryagain{0};
-    std::atomic<std::uint64_t> topology_refreshes{0};
-    std::atomic<std::uint64_t> sentinel_switches{0};     // new-master events heard for ours
-    std::atomic<std::uint64_t> sentinel_subscribes{0};   // subscriptions made (and remade)
-    std::atomic<std::uint64_t> sentinel_stale_polls{0};  // poll answers older than followed
-    std::atomic<std::uint64_t> sentinel_subscribed{0};   // gauge: 1 while subscribed
+  // Written only by this router's thread; read by a scrape from any thread.
+  struct alignas(64) Stats {
+    metrics::Counter tryagain;
+    metrics::Counter topology_refreshes;
+    metrics::Counter sentinel_switches;     // new-master events heard for ours
+    metrics::Counter sentinel_subscribes;   // subscriptions made (and remade)
+    metrics::Counter sentinel_stale_polls;  // poll answers older than followed
+    metrics::Gauge sentinel_subscribed;     // 1 while subscribed
     // Requests that failed without a reply from Redis, by Fault (index: the code's value).
-    std::atomic<std::uint64_t> faults[kFaultSlots]{};
+    metrics::Counter faults[kFaultSlots];
+    // From a request's arrival here to its reply (redirects and retries included).
+    metrics::Histogram command_duration;
+  };
+  // MOVED and ASK answers, by the node that gave them. Counted on the redirect path only
+  // (rare), so a map under a mutex is cheap enough and keeps the label set small.
+  struct Redirects {
+    std::uint64_t moved = 0, ask = 0;
   };
 
-  // A request in flight towards one node; shared by its retries.
   struct Request {
     std::vector<std::string> args;
     std::uint64_t affinity = 0;  // keeps one client's commands on one connection, in order
     bool read_only = false;
     int redirects = 0;
     Clock::time_point retry_until{};  // TRYAGAIN retries stop here (set by the first one)
+    Clock::time_point started = Clock::now();
     cache::ReplyCallback done;
   };
   using RequestPtr = std::shared_ptr<Request>;
@@ -131,6 +138,9 @@ class Router : public cache::Backend {
   std::shared_ptr<BreakerTable> breakers_;
   ConnectionStats connection_stats_;
   Stats stats_;
+  mutable std::mutex redirects_mutex_;
+  std::map<std::string, Redirects> redirects_;  // by node "host:port"
+  void countRedirect(const config::Endpoint& node, bool ask);
 };
 
 }  // namespace readthru::backend::redis

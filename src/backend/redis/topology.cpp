@@ -44,7 +44,7 @@ void Router::stop() {
   sweep_timer_.cancel();
   refresh_timer_.cancel();
   if (sentinel_watch_) sentinel_watch_->stop();
-  stats_.sentinel_subscribed.store(0, std::memory_order_relaxed);
+  stats_.sentinel_subscribed.set(0);
   waiting_.clear();
   for (auto& [name, pool] : pools_) {
     for (auto& conn : pool) conn->close(/*silent=*/true);
@@ -73,7 +73,7 @@ void Router::sweep() {
     }
   }
   const bool subscribed = sentinel_watch_ && sentinel_watch_->subscribed();
-  stats_.sentinel_subscribed.store(subscribed ? 1 : 0, std::memory_order_relaxed);
+  stats_.sentinel_subscribed.set(subscribed ? 1 : 0);
   if (cfg_.mode != config::BackendMode::kStandalone && now >= next_refresh_) {
     next_refresh_ = now + (cfg_.mode == config::BackendMode::kCluster ? kClusterRefresh
                            : subscribed                               ? kSentinelPollSubscribed
@@ -100,7 +100,7 @@ void Router::refresh() {
   if (refreshing_ || stopped_) return;
   if (cfg_.mode == config::BackendMode::kStandalone) return;
   refreshing_ = true;
-  ++stats_.topology_refreshes;
+  stats_.topology_refreshes.add();
   if (cfg_.mode == config::BackendMode::kSentinel) {
     resolveSentinelMaster(0);
     return;
@@ -172,13 +172,13 @@ void Router::watchSentinels() {
       io_, std::move(o),
       [this](const config::Endpoint& to, std::string_view channel) {
         if (stopped_) return;
-        ++stats_.sentinel_switches;
+        stats_.sentinel_switches.add();
         if (auto moved = master_choice_.onSwitch(to)) followMaster(*moved, channel);
       },
       // A switch announced while we were not subscribed was missed: ask now.
       [this] {
-        ++stats_.sentinel_subscribes;
-        stats_.sentinel_subscribed.store(1, std::memory_order_relaxed);
+        stats_.sentinel_subscribes.add();
+        stats_.sentinel_subscribed.set(1);
         refreshSoon();
       });
   sentinel_watch_->start();
@@ -213,7 +213,7 @@ void Router::resolveSentinelMaster(std::size_t i) {
     if (auto moved = master_choice_.onPoll(*seen, Clock::now())) {
       followMaster(*moved, "poll");
     } else if (before && seen->master != *before) {
-      ++stats_.sentinel_stale_polls;
+      stats_.sentinel_stale_polls.add();
     }
   });
 }

@@ -85,10 +85,8 @@ class Harness {
   }
 
   std::uint64_t counter(const std::string& name) const { return counter(name, *pool); }
-  std::uint64_t counter(const std::string& name, const cache::CounterSource& source) const {
-    for (const auto& c : source.counters()) {
-      if (c.name == name) return c.value;
-    }
+  std::uint64_t counter(const std::string& name, const metrics::Source& source) const {
+    if (auto v = metrics::snapshotOf(source).info(name)) return static_cast<std::uint64_t>(*v);
     ADD_FAILURE() << "no counter " << name;
     return 0;
   }

@@ -86,9 +86,7 @@ class ReplicationStreamTest : public ::testing::Test {
   }
 
   std::uint64_t counter(const std::string& name) const {
-    for (const auto& c : stream_->counters()) {
-      if (c.name == name) return c.value;
-    }
+    if (auto v = metrics::snapshotOf(*stream_).info(name)) return static_cast<std::uint64_t>(*v);
     ADD_FAILURE() << "no counter " << name;
     return 0;
   }
@@ -274,12 +272,7 @@ TEST_F(ReplicationStreamTest, ASecondStreamOnTheSlotWaitsForTheFirst) {
   std::vector<cache::Transaction> second_received;
   auto second = std::make_unique<ReplicationStream>(io_, options());
   second->start([&](cache::Transaction t) { second_received.push_back(std::move(t)); });
-  auto second_connected = [&] {
-    for (const auto& c : second->counters()) {
-      if (c.name == "cdc_connected") return c.value == 1;
-    }
-    return false;
-  };
+  auto second_connected = [&] { return metrics::snapshotOf(*second).info("cdc_connected") == 1.0; };
   runUntil([] { return false; }, 500ms);
   EXPECT_FALSE(second_connected());
   pg_.exec("INSERT INTO " + table_ + " VALUES (1, 'one', 1)");

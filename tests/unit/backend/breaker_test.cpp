@@ -16,16 +16,17 @@ TEST(BreakerTable, OneBreakerPerNodeAndCounters) {
   EXPECT_NE(a, table.get("h:2"));
   a->onFailure();
   a->countRejected();
-  auto counters = table.counters();
+  const metrics::Snapshot snap = metrics::snapshotOf(table);
   auto value = [&](const std::string& name) -> std::uint64_t {
-    for (const auto& c : counters) {
-      if (c.name == name) return c.value;
-    }
-    return ~std::uint64_t{0};
+    const auto v = snap.info(name);
+    return v ? static_cast<std::uint64_t>(*v) : ~std::uint64_t{0};
   };
   EXPECT_EQ(value("backend_breakers_open"), 1u);
   EXPECT_EQ(value("backend_breaker_opened"), 1u);
   EXPECT_EQ(value("backend_breaker_rejected"), 1u);
+  // Per node in Prometheus.
+  EXPECT_EQ(snap.value("readthru_backend_breaker_open", {"node", "h:1"}), 1);
+  EXPECT_EQ(snap.value("readthru_backend_breaker_open", {"node", "h:2"}), 0);
 }
 
 }  // namespace

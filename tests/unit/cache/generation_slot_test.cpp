@@ -12,7 +12,11 @@ class FakeLoader : public SourceLoader {
  public:
   void query(std::size_t, std::vector<std::string>, RowsCallback) override { ++queries; }
   void stop() override { stopped = true; }
-  std::vector<Counter> counters() const override { return {{"pg_queries", queries}}; }
+  void collect(metrics::Sink& sink) const override {
+    static constexpr metrics::Family kQueries{"readthru_pg_queries_total", metrics::Kind::kCounter,
+                                              "test", "pg_queries"};
+    sink.add(kQueries, static_cast<double>(queries));
+  }
   std::uint64_t queries = 0;
   bool stopped = false;
 };
@@ -31,10 +35,7 @@ std::shared_ptr<KeyspaceRules> rules(const std::string& name) {
 }
 
 std::uint64_t counter(const GenerationSlot& slot, const std::string& name) {
-  for (const Counter& c : slot.counters()) {
-    if (c.name == name) return c.value;
-  }
-  return 0;
+  return static_cast<std::uint64_t>(metrics::snapshotOf(slot).info(name).value_or(0));
 }
 
 // Runs the io context through a few sweeps.

@@ -16,10 +16,8 @@ LoadedPtr found(std::string v) {
 }
 
 std::uint64_t counter(const Gutter& g, const std::string& name) {
-  for (const auto& c : g.counters()) {
-    if (c.name == name) return c.value;
-  }
-  return ~std::uint64_t{0};
+  const auto v = metrics::snapshotOf(g).info(name);
+  return v ? static_cast<std::uint64_t>(*v) : ~std::uint64_t{0};
 }
 
 TEST(Gutter, KeepsValuesForTheTtlOnly) {

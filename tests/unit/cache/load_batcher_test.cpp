@@ -78,7 +78,7 @@ class HeldLoader : public SourceLoader {
   void query(std::size_t statement, std::vector<std::string> params, RowsCallback done) override {
     calls.push_back({statement, std::move(params), std::move(done)});
   }
-  std::vector<Counter> counters() const override { return {}; }
+  void collect(metrics::Sink&) const override {}
   void stop() override {}
   // Answers the oldest call with no row.
   void answerOne() {
@@ -134,7 +134,7 @@ TEST(LoadBatcher, InFlightLimitHoldsSingleLoadsBack) {
   auto rules = oneKeyspace(false, 2, 10);
   boost::asio::io_context io;
   HeldLoader db;
-  LoadBatcher::Counts counts;
+  KeyspaceStats counts;
   LoadBatcher b(io, *rules->keyspaces().front(), db, counts, {2, 10});
   Outcomes out;
   for (int i = 0; i < 5; ++i) b.add({std::to_string(i)}, out.callback());
@@ -149,14 +149,14 @@ TEST(LoadBatcher, InFlightLimitHoldsSingleLoadsBack) {
     run(io);
   }
   EXPECT_EQ(out.ok, 5);
-  EXPECT_EQ(counts.single_queries.load(), 5u);
+  EXPECT_EQ(counts.single_queries.value(), 5u);
 }
 
 TEST(LoadBatcher, KeysThatWaitJoinTheNextBatch) {
   auto rules = oneKeyspace(true, 1, 100);
   boost::asio::io_context io;
   HeldLoader db;
-  LoadBatcher::Counts counts;
+  KeyspaceStats counts;
   LoadBatcher b(io, *rules->keyspaces().front(), db, counts, {1, 100});
   Outcomes out;
   b.add({"a"}, out.callback());
@@ -169,7 +169,7 @@ TEST(LoadBatcher, KeysThatWaitJoinTheNextBatch) {
   run(io);
   ASSERT_EQ(db.calls.size(), 1u);  // ...then go as one batch of ten
   EXPECT_EQ(db.calls.front().params.size(), 1u);
-  EXPECT_EQ(counts.batch_queries.load(), 1u);  // the first was a lone key, the ten one batch
+  EXPECT_EQ(counts.batch_queries.value(), 1u);  // the first was a lone key, the ten one batch
   db.answerOne();
   run(io);
   EXPECT_EQ(out.ok, 11);
@@ -179,14 +179,14 @@ TEST(LoadBatcher, PastTheWaitingLimitAKeyFailsAtOnce) {
   auto rules = oneKeyspace(false, 1, 2);
   boost::asio::io_context io;
   HeldLoader db;
-  LoadBatcher::Counts counts;
+  KeyspaceStats counts;
   LoadBatcher b(io, *rules->keyspaces().front(), db, counts, {1, 2});
   Outcomes out;
   for (int i = 0; i < 5; ++i) b.add({std::to_string(i)}, out.callback());
   run(io);
   EXPECT_EQ(db.calls.size(), 1u);
   EXPECT_EQ(out.refused, 2);  // one runs, two wait, two are refused
-  EXPECT_EQ(counts.refused.load(), 2u);
+  EXPECT_EQ(counts.refused.value(), 2u);
   while (!db.calls.empty()) {
     db.answerOne();
     run(io);
@@ -198,7 +198,7 @@ TEST(LoadBatcher, NoLimitSendsEverythingAtOnce) {
   auto rules = oneKeyspace(false, 0, 0);
   boost::asio::io_context io;
   HeldLoader db;
-  LoadBatcher::Counts counts;
+  KeyspaceStats counts;
   LoadBatcher b(io, *rules->keyspaces().front(), db, counts);
   Outcomes out;
   for (int i = 0; i < 50; ++i) b.add({std::to_string(i)}, out.callback());
