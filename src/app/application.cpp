@@ -62,8 +62,9 @@ int Application::run() {
                config::modeName(cfg_.backend.mode), cfg_.backend.seeds.front().str(),
                cfg_.keyspaces.size());
   // All four live on io thread 0 and are destroyed before the runtime's io contexts.
-  ServiceState service(runtime.mainIo(), static_cast<std::size_t>(cfg_.listen.threads),
-                       cfg_.keyspaces.size());
+  ServiceState service(
+      runtime.mainIo(), static_cast<std::size_t>(cfg_.listen.threads), cfg_.keyspaces.size(),
+      [&runtime](std::function<void()> done) { runtime.probeThreads(std::move(done)); });
   runtime.onTopology(
       [&service](std::size_t thread, std::size_t nodes) { service.onTopology(thread, nodes); });
   runtime.start();

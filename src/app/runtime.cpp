@@ -196,6 +196,18 @@ void Runtime::onTopology(std::function<void(std::size_t thread, std::size_t node
   }
 }
 
+void Runtime::probeThreads(std::function<void()> done) {
+  auto left = std::make_shared<std::size_t>(ios_.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& io : ios_) {
+    asio::post(*io, [this, left, finished] {
+      asio::post(mainIo(), [left, finished] {
+        if (--*left == 0) (*finished)();
+      });
+    });
+  }
+}
+
 void Runtime::run() {
   std::vector<std::thread> workers;
   for (std::size_t i = 1; i < ios_.size(); ++i) {

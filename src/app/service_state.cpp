@@ -7,24 +7,32 @@
 namespace readthru::app {
 
 ServiceState::ServiceState(boost::asio::io_context& main, std::size_t threads,
-                           std::size_t keyspaces)
-    : watchdog_timer_(main), nodes_(threads, 0), keyspaces_(keyspaces) {}
+                           std::size_t keyspaces, Probe probe)
+    : watchdog_timer_(main), probe_(std::move(probe)), nodes_(threads, 0), keyspaces_(keyspaces) {}
 
 void ServiceState::start() {
   if (!notifier_.enabled()) return;
   notifier_.send("STATUS=starting: waiting for the slot map");
   if (auto timeout = notifier_.watchdogTimeout()) {
     spdlog::info("service manager watchdog: every {}ms", timeout->count() / 2000);
-    petWatchdog();
+    watchdogTick();
   }
 }
 
-void ServiceState::petWatchdog() {
-  notifier_.send("WATCHDOG=1");
+// Each tick sends a probe through every io loop and pets the watchdog when it comes back;
+// while one is out, no new one starts, so a stuck loop stops the pets for good.
+void ServiceState::watchdogTick() {
+  if (!probing_) {
+    probing_ = true;
+    probe_([this] {
+      probing_ = false;
+      notifier_.send("WATCHDOG=1");
+    });
+  }
   // Half the timeout, as sd_watchdog_enabled(3) advises: one late tick is not a kill.
   watchdog_timer_.expires_after(*notifier_.watchdogTimeout() / 2);
   watchdog_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) petWatchdog();
+    if (!ec) watchdogTick();
   });
 }
 

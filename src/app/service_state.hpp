@@ -7,8 +7,9 @@
 //                READY=1 when it ends, applied or rejected (a rejected one also says why
 //                in STATUS=)
 //   STOPPING=1   when the drain starts
-//   WATCHDOG=1   every half of the watchdog timeout, from a timer on io thread 0: an io
-//                loop that hangs stops sending it, and the manager acts
+//   WATCHDOG=1   every half of the watchdog timeout, from a timer on io thread 0, once
+//                every io thread has answered a probe: an io loop that hangs stops it,
+//                and the manager acts
 //   STATUS=...   a line on each of these changes and when the slot map's size changes
 //
 // Lives on io thread 0; every call is made there. Reloads and a drain that begin before
@@ -17,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,8 +28,13 @@ namespace readthru::app {
 
 class ServiceState {
  public:
+  // Runs its argument on io thread 0 once every io thread has run a handler posted at the
+  // call (Runtime::probeThreads).
+  using Probe = std::function<void(std::function<void()> done)>;
+
   // `threads`: io threads whose slot maps must be known before READY=1.
-  ServiceState(boost::asio::io_context& main, std::size_t threads, std::size_t keyspaces);
+  ServiceState(boost::asio::io_context& main, std::size_t threads, std::size_t keyspaces,
+               Probe probe);
 
   // Starts the watchdog timer when the manager asked for one.
   void start();
@@ -42,10 +49,12 @@ class ServiceState {
   enum class Phase { kStarting, kServing, kReloading, kStopping };
 
   std::string serving() const;
-  void petWatchdog();
+  void watchdogTick();
 
   ServiceNotifier notifier_;
   boost::asio::steady_timer watchdog_timer_;
+  Probe probe_;
+  bool probing_ = false;  // a probe is out: until every thread answers, no WATCHDOG=1
   Phase phase_ = Phase::kStarting;
   std::vector<std::size_t> nodes_;  // per io thread; 0 until its first map
   std::size_t keyspaces_;
