@@ -8,6 +8,7 @@
 #include "app/drain.hpp"
 #include "app/reloader.hpp"
 #include "app/runtime.hpp"
+#include "app/service_state.hpp"
 #include "app/signals.hpp"
 #include "app/startup_checks.hpp"
 #include "cache/keyspace_rules.hpp"
@@ -60,11 +61,17 @@ int Application::run() {
   spdlog::info("readthru {} started: backend {} via {}, {} keyspace(s)", READTHRU_VERSION,
                config::modeName(cfg_.backend.mode), cfg_.backend.seeds.front().str(),
                cfg_.keyspaces.size());
+  // All four live on io thread 0 and are destroyed before the runtime's io contexts.
+  ServiceState service(
+      runtime.mainIo(), static_cast<std::size_t>(cfg_.listen.threads), cfg_.keyspaces.size(),
+      [&runtime](std::function<void()> done) { runtime.probeThreads(std::move(done)); });
+  runtime.onTopology(
+      [&service](std::size_t thread, std::size_t nodes) { service.onTopology(thread, nodes); });
   runtime.start();
+  service.start();
 
-  // All three live on io thread 0 and are destroyed before the runtime's io contexts.
-  Drain drain(runtime, cfg_.listen.drain_timeout);
-  Reloader reloader(runtime, drain, cfg_);
+  Drain drain(runtime, service, cfg_.listen.drain_timeout);
+  Reloader reloader(runtime, drain, service, cfg_);
   // READTHRU.RELOAD, from any io thread: the reload runs on thread 0, the answer goes
   // back to the asking connection's thread.
   runtime.context().reload = [&reloader, &main = runtime.mainIo()](

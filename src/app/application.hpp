@@ -6,6 +6,7 @@
 //   signals         SIGINT/SIGTERM (stop) and SIGHUP (reload) on io thread 0
 //   reloader        SIGHUP and READTHRU.RELOAD: the config read again, applied live
 //   drain           the graceful stop: finish what was read, then exit
+//   service_state   what the service manager (systemd) is told: ready, reloading, stopping
 
 #include <optional>
 #include <string>

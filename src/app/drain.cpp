@@ -1,14 +1,15 @@
 #include "app/drain.hpp"
 
 #include "app/runtime.hpp"
+#include "app/service_state.hpp"
 #include "app/signals.hpp"
 #include "common/log.hpp"
 #include "server/server.hpp"
 
 namespace readthru::app {
 
-Drain::Drain(Runtime& runtime, Millis timeout)
-    : runtime_(runtime), timeout_(timeout), timer_(runtime.mainIo()) {}
+Drain::Drain(Runtime& runtime, ServiceState& service, Millis timeout)
+    : runtime_(runtime), service_(service), timeout_(timeout), timer_(runtime.mainIo()) {}
 
 void Drain::onSignal(int signal) {
   switch (state_) {
@@ -32,6 +33,7 @@ void Drain::begin(int signal) {
       "{}: draining {} client(s) for up to {}ms (listen.drain_timeout); a second signal stops "
       "at once",
       signalName(signal), clients, timeout_.count());
+  service_.onDrainStarted();
   runtime_.stopInputs();
   runtime_.server().drain([this] { drained(); });
   timer_.expires_after(timeout_);

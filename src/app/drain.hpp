@@ -10,7 +10,8 @@
 //
 // A second stop signal during step 2 closes what is left at once and exits 1, so that a
 // supervisor can tell a stop that was cut short from a clean one. One line is logged when
-// the drain starts and one when it ends, with counts and the time it took.
+// the drain starts and one when it ends, with counts and the time it took. The service
+// manager hears STOPPING=1 when it starts (service_state.hpp).
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -21,10 +22,12 @@
 namespace readthru::app {
 
 class Runtime;
+class ServiceState;
 
 class Drain {
  public:
-  Drain(Runtime& runtime, Millis timeout);
+  // `service` is told when the drain starts (STOPPING=1).
+  Drain(Runtime& runtime, ServiceState& service, Millis timeout);
 
   // A stop signal arrived (on io thread 0).
   void onSignal(int signal);
@@ -45,6 +48,7 @@ class Drain {
   long long elapsedMs() const;
 
   Runtime& runtime_;
+  ServiceState& service_;
   Millis timeout_;
   State state_ = State::kServing;
   int exit_code_ = 0;

@@ -4,13 +4,14 @@
 
 #include "app/drain.hpp"
 #include "app/runtime.hpp"
+#include "app/service_state.hpp"
 #include "app/startup_checks.hpp"
 #include "common/log.hpp"
 
 namespace readthru::app {
 
-Reloader::Reloader(Runtime& runtime, Drain& drain, config::Config running)
-    : runtime_(runtime), drain_(drain), running_(std::move(running)) {}
+Reloader::Reloader(Runtime& runtime, Drain& drain, ServiceState& service, config::Config running)
+    : runtime_(runtime), drain_(drain), service_(service), running_(std::move(running)) {}
 
 Reloader::~Reloader() {
   if (worker_.joinable()) worker_.join();
@@ -23,6 +24,7 @@ void Reloader::request(Done done) {
 
 void Reloader::begin() {
   busy_ = true;
+  service_.onReloadStarted();
   current_ = std::exchange(next_, {});
   // The worker before has posted its outcome already: joining it does not wait.
   if (worker_.joinable()) worker_.join();
@@ -103,6 +105,7 @@ void Reloader::apply(Prepared p) {
 void Reloader::finish(const std::string& error) {
   std::vector<Done> answered = std::exchange(current_, {});
   busy_ = false;
+  service_.onReloadFinished(error, running_.keyspaces.size());
   for (Done& done : answered) done(error);
   if (!next_.empty()) begin();
 }

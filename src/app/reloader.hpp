@@ -14,6 +14,8 @@
 //   3. Once every thread has switched: one line says what changed, and the askers are
 //      answered.
 //
+// The service manager hears RELOADING=1 at step 1 and READY=1 after step 3 or a rejection.
+//
 // One reload runs at a time; a request that arrives meanwhile waits for the next run,
 // which starts as soon as this one ends (and so sees the file as it is then).
 
@@ -31,14 +33,16 @@ namespace readthru::app {
 
 class Drain;
 class Runtime;
+class ServiceState;
 
 class Reloader {
  public:
   // "" when the new config runs, or why it was rejected ("<file>:<line>: ...").
   using Done = std::function<void(const std::string& error)>;
 
-  // `running` is the config readthru started with. Lives on io thread 0.
-  Reloader(Runtime& runtime, Drain& drain, config::Config running);
+  // `running` is the config readthru started with. Lives on io thread 0. `service` hears
+  // when each reload starts and ends (RELOADING=1, READY=1).
+  Reloader(Runtime& runtime, Drain& drain, ServiceState& service, config::Config running);
   // Waits for a reload still reading or checking the file.
   ~Reloader();
   Reloader(const Reloader&) = delete;
@@ -67,6 +71,7 @@ class Reloader {
 
   Runtime& runtime_;
   Drain& drain_;
+  ServiceState& service_;
   config::Config running_;
   std::vector<Done> current_;  // waiting for the reload under way
   std::vector<Done> next_;     // asked while it ran

@@ -188,6 +188,27 @@ void Runtime::start() {
   if (cdc_) asio::post(mainIo(), [c = cdc_.get()] { c->start(); });
 }
 
+void Runtime::onTopology(std::function<void(std::size_t thread, std::size_t nodes)> listener) {
+  auto shared = std::make_shared<decltype(listener)>(std::move(listener));
+  for (std::size_t i = 0; i < routers_.size(); ++i) {
+    routers_[i]->setTopologyListener([this, i, shared](std::size_t nodes) {
+      asio::post(mainIo(), [i, nodes, shared] { (*shared)(i, nodes); });
+    });
+  }
+}
+
+void Runtime::probeThreads(std::function<void()> done) {
+  auto left = std::make_shared<std::size_t>(ios_.size());
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& io : ios_) {
+    asio::post(*io, [this, left, finished] {
+      asio::post(mainIo(), [left, finished] {
+        if (--*left == 0) (*finished)();
+      });
+    });
+  }
+}
+
 void Runtime::run() {
   std::vector<std::thread> workers;
   for (std::size_t i = 1; i < ios_.size(); ++i) {

@@ -52,6 +52,12 @@ class Runtime {
   void start();
   // Runs every io thread, the calling one as thread 0, until stopThreads() stops them.
   void run();
+  // On thread 0: `done` runs on thread 0 once every io thread has run a handler posted
+  // now, i.e. no io loop is stuck. For the service manager's watchdog.
+  void probeThreads(std::function<void()> done);
+  // Before start(): `listener` runs on thread 0 with an io thread's index and the number
+  // of nodes in its slot map, when its first map is known and when that number changes.
+  void onTopology(std::function<void(std::size_t thread, std::size_t nodes)> listener);
 
   // On thread 0: stops the stream consumer and the CDC applier, at the start of a drain:
   // a leader's lease then runs out while this instance drains, and another takes over.

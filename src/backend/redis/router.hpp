@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,12 @@ class Router : public cache::Backend {
   void start();
   // Closes every connection; requests still waiting are dropped silently.
   void stop();
+  // `listener` runs on this router's thread with the number of nodes (masters and
+  // replicas) in the slot map: once the first map is known, then whenever that number
+  // changes. For readiness reports (app/service_state.hpp). Set before start().
+  void setTopologyListener(std::function<void(std::size_t nodes)> listener) {
+    topology_listener_ = std::move(listener);
+  }
 
   void execute(cache::Command cmd, cache::ReplyCallback done) override;
   void collect(metrics::Sink& sink) const override;
@@ -136,6 +143,7 @@ class Router : public cache::Backend {
   std::string logged_refresh_error_;  // the refresh failure last logged; empty once it works
   std::size_t any_node_rr_ = 0;
   std::shared_ptr<BreakerTable> breakers_;
+  std::function<void(std::size_t nodes)> topology_listener_;
   ConnectionStats connection_stats_;
   Stats stats_;
   mutable std::mutex redirects_mutex_;

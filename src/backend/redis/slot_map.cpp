@@ -89,4 +89,10 @@ std::size_t SlotMap::assignedSlots() const {
       std::count_if(slots_.begin(), slots_.end(), [](std::int16_t s) { return s >= 0; }));
 }
 
+std::size_t SlotMap::nodeCount() const {
+  std::size_t n = 0;
+  for (const Shard& s : shards_) n += 1 + s.replicas.size();
+  return n;
+}
+
 }  // namespace readthru::backend::redis

@@ -41,6 +41,8 @@ class SlotMap {
   void moveSlot(std::uint16_t slot, const config::Endpoint& master);
 
   std::size_t assignedSlots() const;
+  // Masters and replicas named by the map.
+  std::size_t nodeCount() const;
 
  private:
   int shardIndexFor(const config::Endpoint& master);

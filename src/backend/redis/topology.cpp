@@ -226,10 +226,14 @@ void Router::followMaster(const config::Endpoint& master, std::string_view why) 
 void Router::applyMap(SlotMap map) {
   const bool first = map_.empty();
   const std::size_t before = map_.shards().size();
+  const std::size_t nodes_before = map_.nodeCount();
   map_ = std::move(map);
   if (first || before != map_.shards().size()) {
     spdlog::info("redis {}: {} master(s), {} slots served", config::modeName(cfg_.mode),
                  map_.shards().size(), map_.assignedSlots());
+  }
+  if (topology_listener_ && (first || nodes_before != map_.nodeCount())) {
+    topology_listener_(map_.nodeCount());
   }
   // Requests that waited for a topology run now (they may queue again if it is partial).
   auto waiting = std::move(waiting_);
