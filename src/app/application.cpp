@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 #include <memory>
 
+#include "admin/http_server.hpp"
+#include "admin/status_page.hpp"
 #include "app/drain.hpp"
 #include "app/reloader.hpp"
 #include "app/runtime.hpp"
@@ -13,6 +15,7 @@
 #include "app/startup_checks.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "common/log.hpp"
+#include "metrics/render.hpp"
 
 namespace readthru::app {
 namespace {
@@ -25,6 +28,33 @@ void raiseFileLimit() {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
+}
+
+// What the admin port answers, from the metrics every part of readthru counts into.
+admin::Handlers adminHandlers(Runtime& runtime, const config::Config& cfg) {
+  server::ServerContext& ctx = runtime.context();
+  const admin::ReadinessInputs inputs{static_cast<std::size_t>(cfg.listen.threads),
+                                      !cfg.keyspaces.empty(), false};
+  auto readiness = [&ctx, inputs](const metrics::Snapshot& snap) {
+    admin::ReadinessInputs now = inputs;
+    now.draining = ctx.draining.load(std::memory_order_relaxed);
+    return admin::judgeReadiness(snap, now);
+  };
+  admin::Handlers h;
+  h.metrics = [&ctx] { return metrics::renderPrometheus(ctx.metrics.snapshot()); };
+  h.readiness = [&ctx, readiness] { return readiness(ctx.metrics.snapshot()); };
+  h.status_page = [&ctx, readiness, listen = cfg.listen] {
+    const metrics::Snapshot snap = ctx.metrics.snapshot();
+    admin::PageHeader header;
+    header.version = READTHRU_VERSION;
+    header.listen = listen.address + ":" + std::to_string(listen.port);
+    header.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now() - ctx.started)
+                                .count();
+    header.readiness = readiness(snap);
+    return admin::renderStatusPage(snap, header);
+  };
+  return h;
 }
 
 }  // namespace
@@ -57,6 +87,17 @@ int Application::run() {
   } catch (const std::exception& e) {
     spdlog::critical("cannot listen on {}:{}: {}", cfg_.listen.address, cfg_.listen.port, e.what());
     return 1;
+  }
+  std::optional<admin::HttpServer> admin_port;
+  if (cfg_.admin.enabled) {
+    admin_port.emplace(runtime.mainIo(), cfg_.admin, adminHandlers(runtime, cfg_));
+    try {
+      admin_port->listen();
+    } catch (const std::exception& e) {
+      spdlog::critical("cannot listen on {}:{} (admin): {}", cfg_.admin.address, cfg_.admin.port,
+                       e.what());
+      return 1;
+    }
   }
   spdlog::info("readthru {} started: backend {} via {}, {} keyspace(s)", READTHRU_VERSION,
                config::modeName(cfg_.backend.mode), cfg_.backend.seeds.front().str(),

@@ -28,6 +28,7 @@ void Drain::onSignal(int signal) {
 void Drain::begin(int signal) {
   state_ = State::kDraining;
   started_ = std::chrono::steady_clock::now();
+  runtime_.context().draining.store(true, std::memory_order_relaxed);
   const int clients = runtime_.context().connected_clients.load(std::memory_order_relaxed);
   spdlog::info(
       "{}: draining {} client(s) for up to {}ms (listen.drain_timeout); a second signal stops "

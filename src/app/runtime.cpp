@@ -44,6 +44,7 @@ Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules
   ctx_.config_path = cfg.path;
   ctx_.run_id = randomHex40();
   ctx_.node_id = randomHex40();
+  ctx_.metrics.add(&context_gauges_);
   breakers_ = std::make_shared<backend::redis::BreakerTable>(
       backend::redis::Router::breakerOptions(cfg.backend.breaker));
   ctx_.metrics.add(breakers_.get());

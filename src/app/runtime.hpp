@@ -99,6 +99,7 @@ class Runtime {
   // io_context are destroyed with it, and they use the context (client count, session
   // lists) as they go.
   server::ServerContext ctx_;
+  server::ContextGauges context_gauges_{ctx_};
   std::vector<std::unique_ptr<boost::asio::io_context>> ios_;
   std::unique_ptr<cache::SingleFlight> flights_;
   // Loads made while Redis is down, for the whole process (cache/gutter.hpp).

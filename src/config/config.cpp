@@ -176,6 +176,15 @@ void readGutter(const Reader& r, const YAML::Node& node, GutterConfig& out) {
   }
 }
 
+void readAdmin(const Reader& r, const YAML::Node& node, AdminConfig& out) {
+  r.requireMap(node, "admin");
+  r.allowOnly(node, "admin", {"address", "port"});
+  out.enabled = true;
+  if (auto n = node["address"]) out.address = r.scalar(n, "admin.address");
+  if (auto n = node["port"])
+    out.port = static_cast<std::uint16_t>(r.integer(n, "admin.port", 1, 65535));
+}
+
 void readLog(const Reader& r, const YAML::Node& node, LogConfig& out) {
   r.requireMap(node, "log");
   r.allowOnly(node, "log", {"level", "json"});
@@ -203,7 +212,7 @@ Config loadString(std::string_view yaml, const std::string& name) {
            "must be a mapping of sections (listen, backend, postgres, keyspaces, log, ...)");
   r.allowOnly(root, "",
               {"listen", "backend", "postgres", "keyspaces", "cdc", "invalidation_stream", "gutter",
-               "log"});
+               "admin", "log"});
   Config cfg;
   cfg.path = name;
   if (auto n = root["listen"]) readListen(r, n, cfg.listen);
@@ -227,7 +236,12 @@ Config loadString(std::string_view yaml, const std::string& name) {
     }
   }
   if (auto n = root["gutter"]) readGutter(r, n, cfg.gutter);
+  if (auto n = root["admin"]) readAdmin(r, n, cfg.admin);
   if (auto n = root["log"]) readLog(r, n, cfg.log);
+  if (cfg.admin.enabled && cfg.admin.port == cfg.listen.port &&
+      cfg.admin.address == cfg.listen.address) {
+    r.fail(root["admin"], "admin.port", "is the port clients use (listen.port)");
+  }
   if (cfg.listen.announce.empty()) {
     cfg.listen.announce = cfg.listen.address == "0.0.0.0" ? "127.0.0.1" : cfg.listen.address;
   }

@@ -177,6 +177,14 @@ struct GutterConfig {
   Millis ttl{5000};
 };
 
+// admin: the HTTP port for /metrics, /healthz, /readyz and the status page. Off unless
+// the section is given (two instances on one host would otherwise fight over the port).
+struct AdminConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9121;
+};
+
 struct LogConfig {
   std::string level = "info";
   bool json = false;
@@ -191,6 +199,7 @@ struct Config {
   CdcConfig cdc;
   InvalidationStreamConfig invalidation_stream;
   GutterConfig gutter;
+  AdminConfig admin;
   LogConfig log;
 };
 

@@ -33,6 +33,7 @@ using C = Config;
 using L = ListenConfig;
 using B = BackendConfig;
 using P = PostgresConfig;
+using A = AdminConfig;
 
 // Every setting but the keyspaces. A new key in config.hpp needs its row here, or a
 // reload would neither apply it nor say that it needs a restart.
@@ -47,6 +48,10 @@ constexpr std::array kSettings{
     field<&C::listen, &L::query_buffer_limit>("listen.query_buffer_limit", Takes::kNow),
     field<&C::listen, &L::drain_timeout>("listen.drain_timeout", Takes::kNow),
     field<&C::listen, &L::announce>("listen.announce", Takes::kRestart),
+    // The admin listener is bound once, at start.
+    field<&C::admin, &A::enabled>("admin", Takes::kRestart),
+    field<&C::admin, &A::address>("admin.address", Takes::kRestart),
+    field<&C::admin, &A::port>("admin.port", Takes::kRestart),
     // The Redis routers and their connections, on every io thread, are built with these.
     field<&C::backend, &B::mode>("backend.mode", Takes::kRestart),
     field<&C::backend, &B::seeds>("backend.seeds", Takes::kRestart),

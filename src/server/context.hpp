@@ -43,6 +43,18 @@ struct alignas(64) ThreadStats : metrics::Source {
   void collect(metrics::Sink& sink) const override;
 };
 
+struct ServerContext;
+
+// The process-wide figures of the context: clients connected, uptime, version.
+class ContextGauges : public metrics::Source {
+ public:
+  explicit ContextGauges(const ServerContext& ctx) : ctx_(ctx) {}
+  void collect(metrics::Sink& sink) const override;
+
+ private:
+  const ServerContext& ctx_;
+};
+
 // The listen.* limits a reload may change, read by every io thread as it goes (relaxed:
 // each value stands alone). Written on io thread 0 by a reload.
 struct Limits {
@@ -75,6 +87,7 @@ struct ServerContext {
   std::string node_id;  // 40 hex characters for the emulated CLUSTER commands
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::atomic<int> connected_clients{0};
+  std::atomic<bool> draining{false};  // set when a drain starts (/readyz answers 503)
   std::atomic<std::uint64_t> next_client_id{1};
   std::vector<std::unique_ptr<ThreadStats>> stats;  // one per io thread
   // One per io thread, used only on it. Here rather than in the Server because sessions

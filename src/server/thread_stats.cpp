@@ -39,7 +39,26 @@ constexpr Family kDuration{"readthru_request_duration_seconds", Kind::kHistogram
                            "Client commands sent on to Redis or the read-through service, from "
                            "dispatch to reply."};
 
+constexpr Family kClients{"readthru_connected_clients", Kind::kGauge,
+                          "Client connections open now."};
+constexpr Family kMaxClients{"readthru_max_clients", Kind::kGauge, "listen.max_clients."};
+constexpr Family kUptime{"readthru_uptime_seconds", Kind::kGauge,
+                         "Seconds since readthru started."};
+constexpr Family kBuild{"readthru_build_info", Kind::kGauge,
+                        "Always 1; the labels say which readthru and which Redis it speaks for."};
+
 }  // namespace
+
+void ContextGauges::collect(metrics::Sink& sink) const {
+  sink.add(kClients, static_cast<double>(ctx_.connected_clients.load(std::memory_order_relaxed)));
+  sink.add(kMaxClients,
+           static_cast<double>(ctx_.limits.max_clients.load(std::memory_order_relaxed)));
+  const auto up = std::chrono::system_clock::now() - ctx_.started;
+  sink.add(kUptime,
+           static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(up).count()));
+  sink.add(kBuild, 1,
+           {{"version", READTHRU_VERSION}, {"redis_version", std::string(kRedisVersion)}});
+}
 
 ThreadStats::ThreadStats() : by_command(command::allCommands().size()) {}
 

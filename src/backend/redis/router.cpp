@@ -29,6 +29,8 @@ constexpr Family kStalls{"readthru_backend_connections_stalled_total", Kind::kCo
 constexpr Family kFailed{"readthru_backend_failed_requests_total", Kind::kCounter,
                          "Requests that failed without a reply from Redis, by fault.",
                          "backend_failed", /*info_by_label=*/true};
+constexpr Family kSlotMapKnown{"readthru_backend_slot_map_known", Kind::kGauge,
+                               "Io threads whose router has a slot map (/readyz waits for all)."};
 constexpr Family kCommandDuration{"readthru_backend_command_duration_seconds", Kind::kHistogram,
                                   "Redis commands, from routing to reply."};
 constexpr Family kSentinelSwitches{"readthru_sentinel_switches_total", Kind::kCounter,
@@ -105,6 +107,7 @@ void Router::collect(metrics::Sink& sink) const {
   sink.add(kLateReplies, connection_stats_.late_replies);
   sink.add(kStalls, connection_stats_.stalls);
   sink.add(kCommandDuration, stats_.command_duration);
+  sink.add(kSlotMapKnown, stats_.slot_map_known);
   if (cfg_.mode == config::BackendMode::kSentinel) {
     sink.add(kSentinelSwitches, stats_.sentinel_switches);
     sink.add(kSentinelSubscribes, stats_.sentinel_subscribes);

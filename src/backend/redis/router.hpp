@@ -68,6 +68,7 @@ class Router : public cache::Backend {
     metrics::Counter sentinel_subscribes;   // subscriptions made (and remade)
     metrics::Counter sentinel_stale_polls;  // poll answers older than followed
     metrics::Gauge sentinel_subscribed;     // 1 while subscribed
+    metrics::Gauge slot_map_known;          // 1 once this router has a slot map
     // Requests that failed without a reply from Redis, by Fault (index: the code's value).
     metrics::Counter faults[kFaultSlots];
     // From a request's arrival here to its reply (redirects and retries included).

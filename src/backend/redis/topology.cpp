@@ -228,6 +228,7 @@ void Router::applyMap(SlotMap map) {
   const std::size_t before = map_.shards().size();
   const std::size_t nodes_before = map_.nodeCount();
   map_ = std::move(map);
+  stats_.slot_map_known.set(map_.empty() ? 0 : 1);
   if (first || before != map_.shards().size()) {
     spdlog::info("redis {}: {} master(s), {} slots served", config::modeName(cfg_.mode),
                  map_.shards().size(), map_.assignedSlots());
