@@ -102,6 +102,12 @@ class ReadThrough : public metrics::Source {
   bool hasKeyspace(const std::string& name) const {
     return slot_.current()->keyspace(name) != nullptr;
   }
+  // The keyspaces running now, in config order.
+  std::vector<std::string> keyspaceNames() const {
+    std::vector<std::string> names;
+    for (const auto& ks : slot_.current()->rules().keyspaces()) names.push_back(ks->name());
+    return names;
+  }
 
   // READTHRU.REFRESH: invalidates `key` and loads it again at once. `done` gets what GET
   // (HGETALL for a hash keyspace) would answer after the reload.

@@ -44,6 +44,8 @@ constexpr RedisSpec kReadthruCommands[] = {
      "Load a cached key from the database now and replace its value", "0.1.0"},
     {"readthru.reload", 1, kAdmin | kNoScript, 0, 0, 0, "readthru",
      "Re-read the config file and apply what changes without a restart, as SIGHUP does", "0.1.0"},
+    {"readthru.stats", -1, kReadonly | kFast, 0, 0, 0, "readthru",
+     "One keyspace's figures (hits, misses, loads...), or every keyspace's", "0.1.0"},
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -174,6 +176,7 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"readthru.invalidate", Route::kLocal, "readthru's own command"},
     {"readthru.refresh", Route::kLocal, "readthru's own command"},
     {"readthru.reload", Route::kLocal, "readthru's own command"},
+    {"readthru.stats", Route::kLocal, "readthru's own command"},
 };
 
 // ---------------------------------------------------------------------------------------------

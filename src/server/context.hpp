@@ -34,6 +34,7 @@ struct alignas(64) ThreadStats : metrics::Source {
   // answers itself.
   struct CommandCounts {
     metrics::Counter ok, error, local;
+    metrics::Counter nanos;  // time to reply, of those sent on
   };
   std::vector<CommandCounts> by_command;
   // Commands sent on (not those readthru answers itself), from dispatch to reply.

@@ -29,7 +29,12 @@ std::string wrongArityError(std::string_view command_name) {
 
 Dispatcher::Dispatcher(boost::asio::io_context& io, ServerContext& ctx, ThreadStats& stats,
                        cache::Backend& backend, cache::ReadThrough* read_through)
-    : io_(io), ctx_(ctx), stats_(stats), backend_(backend), read_through_(read_through) {}
+    : io_(io),
+      ctx_(ctx),
+      stats_(stats),
+      backend_(backend),
+      read_through_(read_through),
+      backend_info_(backend) {}
 
 void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   stats_.commands_processed.add();
@@ -47,7 +52,9 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   switch (spec->route) {
     case command::Route::kLocal:
       stats_.by_command[commandIndex(*spec)].local.add();
-      if (spec->group == "readthru") {
+      if (spec->name == "info") {
+        info(session, args);
+      } else if (spec->group == "readthru") {
         readthruCommand(session, *spec, args);
       } else {
         local(session, *spec, args);

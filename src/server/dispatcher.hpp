@@ -10,6 +10,7 @@
 #include "cache/backend.hpp"
 #include "cache/read_through.hpp"
 #include "command/command_table.hpp"
+#include "server/backend_info.hpp"
 
 namespace readthru::server {
 
@@ -36,9 +37,11 @@ class Dispatcher {
   void readthruCommand(Session& session, const command::CommandSpec& spec,
                        std::vector<std::string>& args);
   void reload(Session& session);
+  void stats(Session& session, const std::vector<std::string>& args);
   // introspection.cpp
   void commandCommand(std::string& out, const std::vector<std::string>& args);
-  void info(std::string& out, const std::vector<std::string>& args);
+  // INFO: backend sums are fetched (or taken from the cache) before the reply.
+  void info(Session& session, const std::vector<std::string>& args);
   void cluster(std::string& out, const std::vector<std::string>& args);
 
   boost::asio::io_context& io_;
@@ -46,6 +49,7 @@ class Dispatcher {
   ThreadStats& stats_;
   cache::Backend& backend_;
   cache::ReadThrough* read_through_;
+  BackendInfoCache backend_info_;
 };
 
 // Redis's texts, shared by the dispatcher and its tests.

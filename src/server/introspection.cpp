@@ -15,6 +15,8 @@
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
+#include "server/info.hpp"
+#include "server/session.hpp"
 
 namespace readthru::server {
 namespace {
@@ -177,87 +179,20 @@ void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>
 }
 
 // ---------------------------------------------------------------------------------------
-// INFO
+// INFO (rendered by info.cpp)
 
-void Dispatcher::info(std::string& out, const std::vector<std::string>& args) {
-  std::vector<std::string> wanted;
-  for (std::size_t i = 1; i < args.size(); ++i) wanted.push_back(toLower(args[i]));
-  const bool all =
-      wanted.empty() || std::find_if(wanted.begin(), wanted.end(), [](const std::string& s) {
-                          return s == "all" || s == "everything" || s == "default";
-                        }) != wanted.end();
-  auto want = [&](std::string_view section) {
-    return all || std::find(wanted.begin(), wanted.end(), section) != wanted.end();
+void Dispatcher::info(Session& session, const std::vector<std::string>& args) {
+  auto sections = infoSections({args.begin() + 1, args.end()});
+  auto reply = session.replyLater();
+  auto render = [this, sections, reply](const BackendTotals& backend) {
+    const metrics::Snapshot snap = ctx_.metrics.snapshot();
+    reply(resp::Value::bulk(renderInfoText(sections, {ctx_, snap, backend})));
   };
-  const metrics::Snapshot snap = ctx_.metrics.snapshot();
-  auto sum = [&](std::string_view family) {
-    return static_cast<std::uint64_t>(snap.total(family));
-  };
-  std::string text;
-  auto line = [&](std::string_view key, const auto& value) {
-    text.append(key);
-    text.push_back(':');
-    if constexpr (std::is_convertible_v<decltype(value), std::string_view>) {
-      text.append(std::string_view(value));
-    } else {
-      text.append(std::to_string(value));
-    }
-    text.append("\r\n");
-  };
-  const auto now = std::chrono::system_clock::now();
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - ctx_.started).count();
-  if (want("server")) {
-    utsname un{};
-    uname(&un);
-    text += "# Server\r\n";
-    line("redis_version", kRedisVersion);
-    line("readthru_version", std::string_view(READTHRU_VERSION));
-    line("redis_mode", "cluster");
-    line("os", std::string(un.sysname) + " " + un.release + " " + un.machine);
-    line("arch_bits", 64);
-    line("multiplexing_api", "epoll");
-    line("process_id", static_cast<long>(getpid()));
-    line("run_id", ctx_.run_id);
-    line("tcp_port", ctx_.listen.port);
-    line("server_time_usec",
-         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
-    line("uptime_in_seconds", uptime);
-    line("uptime_in_days", uptime / 86400);
-    line("io_threads_active", ctx_.listen.threads > 1 ? 1 : 0);
-    line("config_file", ctx_.config_path);
-    text += "\r\n";
+  if (!needsBackendTotals(sections)) {
+    render(BackendTotals{});
+    return;
   }
-  if (want("clients")) {
-    text += "# Clients\r\n";
-    line("connected_clients", ctx_.connected_clients.load(std::memory_order_relaxed));
-    line("maxclients", ctx_.limits.max_clients.load(std::memory_order_relaxed));
-    line("blocked_clients", 0);
-    text += "\r\n";
-  }
-  if (want("stats")) {
-    text += "# Stats\r\n";
-    line("total_connections_received", sum("readthru_connections_received_total"));
-    line("total_commands_processed", sum("readthru_commands_processed_total"));
-    line("total_net_input_bytes", sum("readthru_net_input_bytes_total"));
-    line("total_net_output_bytes", sum("readthru_net_output_bytes_total"));
-    line("rejected_connections", sum("readthru_connections_rejected_total"));
-    line("total_error_replies", sum("readthru_error_replies_total"));
-    text += "\r\n";
-  }
-  if (want("cluster")) {
-    text += "# Cluster\r\n";
-    line("cluster_enabled", 1);
-    text += "\r\n";
-  }
-  if (want("readthru")) {
-    text += "# Readthru\r\n";
-    line("backend_mode", config::modeName(ctx_.backend_mode));
-    // Every metric with an INFO name, summed over io threads and labels.
-    text += metrics::renderInfo(snap);
-    text += "\r\n";
-  }
-  if (text.size() >= 2) text.resize(text.size() - 2);  // no blank line after the last one
-  resp::appendBulk(out, text);
+  backend_info_.get(render);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -71,8 +71,6 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
     client(session, args);
   } else if (name == "command") {
     commandCommand(out, args);
-  } else if (name == "info") {
-    info(out, args);
   } else if (name == "cluster") {
     cluster(out, args);
   } else {

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "metrics/render.hpp"
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
@@ -21,16 +22,18 @@ enum class Action : std::uint8_t {
   kInvalidateKeyspace,
   kInvalidatePattern,
   kRefresh,
+  kStats,
 };
 
 // The command table's names (command/redis_commands.inc) of readthru's own commands.
-constexpr std::array<std::pair<std::string_view, Action>, 6> kActions{{
+constexpr std::array<std::pair<std::string_view, Action>, 7> kActions{{
     {"readthru.reload", Action::kReload},
     {"readthru.invalidate|key", Action::kInvalidateKey},
     {"readthru.invalidate|tag", Action::kInvalidateTag},
     {"readthru.invalidate|keyspace", Action::kInvalidateKeyspace},
     {"readthru.invalidate|pattern", Action::kInvalidatePattern},
     {"readthru.refresh", Action::kRefresh},
+    {"readthru.stats", Action::kStats},
 }};
 
 std::optional<Action> actionOf(std::string_view name) {
@@ -92,7 +95,32 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     case Action::kRefresh:
       read_through_->refresh(std::move(args[1]), session.info().id, session.replyLater());
       return;
+    case Action::kStats:
+      stats(session, args);
+      return;
   }
+}
+
+// READTHRU.STATS [keyspace ...]: INFO-style lines per keyspace, from the same metrics
+// /metrics shows with a keyspace label.
+void Dispatcher::stats(Session& session, const std::vector<std::string>& args) {
+  std::vector<std::string> names(args.begin() + 1, args.end());
+  for (const std::string& name : names) {
+    if (!read_through_->hasKeyspace(name)) {
+      stats_.error_replies.add();
+      resp::appendError(session.replyNow(), "ERR readthru: no keyspace '" + name + "'");
+      return;
+    }
+  }
+  const metrics::Snapshot snap = ctx_.metrics.snapshot();
+  if (names.empty()) names = read_through_->keyspaceNames();
+  std::string text;
+  for (const std::string& name : names) {
+    if (!text.empty()) text += "\r\n";
+    text += "# keyspace " + name + "\r\n";
+    text += metrics::renderInfoFor(snap, {"keyspace", name});
+  }
+  resp::appendBulk(session.replyNow(), text);
 }
 
 // The reply waits for the reload to be applied on every io thread (or rejected). The

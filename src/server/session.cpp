@@ -167,9 +167,12 @@ cache::ReplyCallback Session::replyLater(std::size_t command) {
   return [self = shared_from_this(), seq, command,
           start = std::chrono::steady_clock::now()](resp::Value v) {
     ThreadStats& stats = self->stats_;
-    stats.request_duration.observe(std::chrono::steady_clock::now() - start);
+    const auto took = std::chrono::steady_clock::now() - start;
+    stats.request_duration.observe(took);
     ThreadStats::CommandCounts& c = stats.by_command[command];
     (v.isError() ? c.error : c.ok).add();
+    c.nanos.add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
     self->complete(seq, v);
   };
 }

@@ -35,6 +35,9 @@ constexpr Family kByCommand{"readthru_requests_total", Kind::kCounter,
                             "Client commands by name and result: ok or error for those sent on "
                             "to Redis or the read-through service, local for those readthru "
                             "answers itself."};
+constexpr Family kCommandSeconds{"readthru_command_seconds_total", Kind::kCounter,
+                                 "Time spent answering client commands sent on, by name "
+                                 "(INFO commandstats' usec)."};
 constexpr Family kDuration{"readthru_request_duration_seconds", Kind::kHistogram,
                            "Client commands sent on to Redis or the read-through service, from "
                            "dispatch to reply."};
@@ -82,6 +85,9 @@ void ThreadStats::collect(metrics::Sink& sink) const {
          {std::pair{"ok", &c.ok}, std::pair{"error", &c.error}, std::pair{"local", &c.local}}) {
       if (counter->value() == 0) continue;
       sink.add(kByCommand, *counter, {{"command", name}, {"result", result}});
+    }
+    if (c.nanos.value() > 0) {
+      sink.add(kCommandSeconds, static_cast<double>(c.nanos.value()) / 1e9, {{"command", name}});
     }
   }
 }

@@ -54,6 +54,8 @@ class Router : public cache::Backend {
   }
 
   void execute(cache::Command cmd, cache::ReplyCallback done) override;
+  void executeOnEveryNode(std::vector<std::string> args, bool replicas,
+                          cache::NodeRepliesCallback done) override;
   void collect(metrics::Sink& sink) const override;
 
  private:
