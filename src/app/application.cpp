@@ -10,6 +10,7 @@
 #include "app/runtime.hpp"
 #include "app/signals.hpp"
 #include "app/startup_checks.hpp"
+#include "auth/users.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "common/log.hpp"
 
@@ -33,6 +34,8 @@ Application::Application(config::Config cfg) : cfg_(std::move(cfg)) {}
 std::optional<std::string> Application::check(const config::Config& cfg) {
   auto built = cache::KeyspaceRules::build(cfg.keyspaces);
   if (!built) return built.error().message;
+  auto users = auth::UserTable::build(cfg.auth);
+  if (!users) return users.error().message;
   return std::nullopt;
 }
 
