@@ -61,6 +61,7 @@ Reloader::Outcome Reloader::prepare(const config::Config& running) {
   if (running.postgres.enabled && !p.rules->empty()) {
     config::PostgresConfig pg = p.next.postgres;
     pg.dsn = running.postgres.dsn;
+    pg.password = running.postgres.password;
     const RulesCheck check = checkRules(pg, *p.rules);
     if (!check.failures.empty()) return {std::nullopt, config::joinNames(check.failures)};
     if (!check.reached) {
