@@ -198,6 +198,17 @@ TEST_F(Auth, ReloadChangesUsers) {
   EXPECT_EQ(show(c.call({"GET", "anything"})), "(nil)");
   EXPECT_EQ(show(c.call({"SET", "anything", "x"})), noPermCommand("set"));
   EXPECT_EQ(show(admin->call({"ACL", "WHOAMI"})), "admin");  // still in
+
+  // A rule that does not compile rejects the whole reload; the users stay as they were.
+  readthru_->rewriteConfig(backendYaml(), "",
+                           authSection("    - name: typo\n      password: t\n"
+                                       "      commands: [\"+gett\"]\n"));
+  const std::string rejected = show(admin->call({"READTHRU.RELOAD"}));
+  EXPECT_EQ(rejected.rfind("(error) ERR readthru: reload rejected: ", 0), 0u) << rejected;
+  EXPECT_NE(rejected.find("auth.users[3] 'typo': unknown command 'gett' in rule '+gett'"),
+            std::string::npos)
+      << rejected;
+  EXPECT_EQ(show(Client(readthru_->port()).call({"AUTH", "app", kAppPw})), kWrongPass);
 }
 
 TEST_F(Auth, SecretsNeverReachTheLog) {
