@@ -109,8 +109,13 @@ void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
   }
   if (auto n = node["sentinel"]) {
     r.requireMap(n, "backend.sentinel");
-    r.allowOnly(n, "backend.sentinel", {"master"});
+    r.allowOnly(n, "backend.sentinel",
+                {"master", "username", "password", "password_env", "password_file"});
     if (auto m = n["master"]) out.sentinel_master = r.scalar(m, "backend.sentinel.master");
+    if (auto m = n["username"]) out.sentinel_username = r.scalar(m, "backend.sentinel.username");
+    if (auto secret = readSecret(r, n, "backend.sentinel")) {
+      out.sentinel_password = std::move(*secret);
+    }
   }
   if (out.mode == BackendMode::kSentinel && out.sentinel_master.empty()) {
     r.fail(node, "backend.sentinel.master", "is required with mode: sentinel");

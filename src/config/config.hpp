@@ -54,6 +54,9 @@ struct BackendConfig {
   BackendMode mode = BackendMode::kCluster;
   std::vector<Endpoint> seeds;
   std::string sentinel_master;  // with mode: sentinel
+  // AUTH for the sentinels themselves (their own requirepass), apart from the nodes'.
+  std::string sentinel_username;
+  std::string sentinel_password;  // secret
   std::string username;
   std::string password;  // secret: from `password`, `password_env` or `password_file`
   bool read_from_replicas = false;

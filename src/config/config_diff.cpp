@@ -51,6 +51,8 @@ constexpr std::array kSettings{
     field<&C::backend, &B::mode>("backend.mode", Takes::kRestart),
     field<&C::backend, &B::seeds>("backend.seeds", Takes::kRestart),
     field<&C::backend, &B::sentinel_master>("backend.sentinel.master", Takes::kRestart),
+    field<&C::backend, &B::sentinel_username>("backend.sentinel.username", Takes::kRestart),
+    field<&C::backend, &B::sentinel_password>("backend.sentinel.password", Takes::kRestart),
     field<&C::backend, &B::username>("backend.username", Takes::kRestart),
     field<&C::backend, &B::password>("backend.password", Takes::kRestart),
     field<&C::backend, &B::read_from_replicas>("backend.read_from_replicas", Takes::kRestart),

@@ -4,9 +4,13 @@
 // and reconfigure it freely; one runs against the shared cluster with a key of its own.
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -267,6 +271,73 @@ TEST_F(Auth, WrongBackendPasswordIsLoggedWithoutIt) {
   ASSERT_TRUE(eventually([&] { return wrong.log().find("AUTH failed") != std::string::npos; }))
       << wrong.log();
   EXPECT_EQ(wrong.log().find("not-the-backend-Secret"), std::string::npos);
+}
+
+// A throwaway Sentinel with a password of its own (requirepass) watching a throwaway master
+// with another: readthru authenticates to both (backend.sentinel.password_env and
+// backend.password_env). Killed with the test (SIGKILL, then reaped).
+class OwnSentinel {
+ public:
+  OwnSentinel(std::uint16_t master_port, const std::string& master_pw,
+              const std::string& sentinel_pw)
+      : port_(freePort()) {
+    char tmpl[] = "/tmp/readthru-sentinel-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    const std::string conf = dir_ + "/sentinel.conf";
+    std::ofstream(conf) << "port " << port_ << "\nbind 127.0.0.1\ndaemonize no\ndir " << dir_
+                        << "\nsentinel monitor authmaster 127.0.0.1 " << master_port
+                        << " 1\nsentinel auth-pass authmaster " << master_pw << "\nrequirepass "
+                        << sentinel_pw << "\n";
+    pid_ = spawnProgram("redis-server", {conf, "--sentinel"});
+  }
+  ~OwnSentinel() {
+    ::kill(pid_, SIGKILL);
+    reapChild(pid_, 10s);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(Auth, SentinelAndMasterWithPasswordsOfTheirOwn) {
+  ::setenv("READTHRU_TEST_SENTINEL_PW", "sentinel-Secret-2b7d", 1);
+  OwnSentinel sentinel(redis_->port(), kBackendPw, "sentinel-Secret-2b7d");
+  // Sentinel answers (NOAUTH until AUTH) once it runs.
+  ASSERT_TRUE(eventually([&] {
+    try {
+      Client s(sentinel.port());
+      return show(s.call({"PING"})).find("NOAUTH") != std::string::npos;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  const std::string backend =
+      "  mode: sentinel\n  seeds: [\"127.0.0.1:" + std::to_string(sentinel.port()) +
+      "\"]\n  sentinel:\n    master: authmaster\n"
+      "    password_env: READTHRU_TEST_SENTINEL_PW\n"
+      "  password_env: READTHRU_TEST_BACKEND_PW\n";
+  ReadthruProcess rt(backend, "", authSection());
+  Client c(rt.port());
+  EXPECT_EQ(show(c.call({"AUTH", kDefaultPw})), "OK");
+  // The master was found through the authenticated Sentinel, and AUTHed itself.
+  EXPECT_TRUE(eventually([&] {
+    return show(c.call({"SET", "sentinel-auth", "v"})) == "OK";
+  })) << rt.log();
+  EXPECT_EQ(show(c.call({"GET", "sentinel-auth"})), "v");
+  // The subscription for failovers authenticated too (one per io thread).
+  EXPECT_TRUE(eventually([&] {
+    const std::string info = show(c.call({"INFO", "readthru"}));
+    return info.find("backend_sentinel_subscriptions:0") == std::string::npos &&
+           info.find("backend_sentinel_subscriptions:") != std::string::npos;
+  })) << show(c.call({"INFO", "readthru"}));
+  EXPECT_EQ(rt.log().find("sentinel-Secret-2b7d"), std::string::npos);
+  EXPECT_EQ(rt.log().find("AUTH refused"), std::string::npos) << rt.log();
 }
 
 // The shared cluster needs no password: readthru's client auth in front of it.

@@ -518,6 +518,15 @@ TEST(ConfigAuth, BackendAndPostgresPasswords) {
   EXPECT_EQ(cfg.backend.password, "backend-secret");
   EXPECT_EQ(cfg.postgres.password, "pgpw");
   std::remove(path.c_str());
+
+  const Config sentinel = loadString(
+      "backend:\n  mode: sentinel\n  seeds: [\"127.0.0.1:26390\"]\n"
+      "  sentinel: {master: m, username: su, password: spw}\n"
+      "  password: npw\n",
+      "t.yaml");
+  EXPECT_EQ(sentinel.backend.sentinel_username, "su");
+  EXPECT_EQ(sentinel.backend.sentinel_password, "spw");
+  EXPECT_EQ(sentinel.backend.password, "npw");
 }
 
 }  // namespace
