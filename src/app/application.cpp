@@ -13,6 +13,7 @@
 #include "app/service_state.hpp"
 #include "app/signals.hpp"
 #include "app/startup_checks.hpp"
+#include "auth/users.hpp"
 #include "cache/keyspace_rules.hpp"
 #include "common/log.hpp"
 #include "metrics/render.hpp"
@@ -64,6 +65,8 @@ Application::Application(config::Config cfg) : cfg_(std::move(cfg)) {}
 std::optional<std::string> Application::check(const config::Config& cfg) {
   auto built = cache::KeyspaceRules::build(cfg.keyspaces);
   if (!built) return built.error().message;
+  auto users = auth::UserTable::build(cfg.auth);
+  if (!users) return users.error().message;
   return std::nullopt;
 }
 

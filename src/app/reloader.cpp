@@ -6,6 +6,7 @@
 #include "app/runtime.hpp"
 #include "app/service_state.hpp"
 #include "app/startup_checks.hpp"
+#include "auth/users.hpp"
 #include "common/log.hpp"
 
 namespace readthru::app {
@@ -52,6 +53,9 @@ Reloader::Outcome Reloader::prepare(const config::Config& running) {
     return {std::nullopt, e.what()};
   }
   p.diff = config::diff(running, p.next);
+  if (auto users = auth::UserTable::build(p.next.auth); !users) {
+    return {std::nullopt, users.error().message};
+  }
   if (!p.diff.keyspacesChanged()) return {std::move(p), ""};
   auto built = cache::KeyspaceRules::build(p.next.keyspaces);
   if (!built) return {std::nullopt, built.error().message};
@@ -59,6 +63,7 @@ Reloader::Outcome Reloader::prepare(const config::Config& running) {
   if (running.postgres.enabled && !p.rules->empty()) {
     config::PostgresConfig pg = p.next.postgres;
     pg.dsn = running.postgres.dsn;
+    pg.password = running.postgres.password;
     const RulesCheck check = checkRules(pg, *p.rules);
     if (!check.failures.empty()) return {std::nullopt, config::joinNames(check.failures)};
     if (!check.reached) {
@@ -86,6 +91,7 @@ void Reloader::apply(Prepared p) {
   }
   config::Config next = config::keepRestartOnly(running_, std::move(p.next));
   runtime_.context().limits.set(next.listen);
+  runtime_.context().auth.configure(next.auth);  // compiled in prepare(): cannot fail here
   drain_.setTimeout(next.listen.drain_timeout);
   auto done = [this, d, next]() mutable {
     spdlog::info("reload: {}", summary(d));

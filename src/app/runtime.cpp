@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -40,6 +41,8 @@ Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules
           cache::Gutter::Options{cfg.gutter.max_memory, cfg.gutter.ttl})) {
   ctx_.listen = cfg.listen;
   ctx_.limits.set(cfg.listen);
+  // Application::check() compiled these already; a failure here is a bug, not a config.
+  if (auto error = ctx_.auth.configure(cfg.auth)) throw std::logic_error(*error);
   ctx_.backend_mode = cfg.backend.mode;
   ctx_.config_path = cfg.path;
   ctx_.run_id = randomHex40();

@@ -54,6 +54,7 @@ backend::postgres::ReplicationStream::Options streamOptions(const config::Config
                                                             std::vector<std::string> tables) {
   backend::postgres::ReplicationStream::Options o;
   o.dsn = cfg.postgres.dsn;
+  o.password = cfg.postgres.password;
   o.slot = cfg.cdc.slot;
   o.publication = cfg.cdc.publication;
   o.tables = std::move(tables);

@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "command/key_rules.hpp"
+#include "common/text.hpp"
 
 namespace readthru::command {
 namespace {
@@ -18,6 +19,7 @@ struct RedisSpec {
   int arity;
   std::uint32_t flags;
   int first_key, last_key, step;
+  std::uint32_t categories;
   std::string_view group, summary, since;
 };
 
@@ -27,24 +29,31 @@ constexpr RedisSpec kRedisCommands[] = {
 
 // readthru's own commands, named like Redis module commands ("readthru.*") so that they
 // can never clash with a Redis command. Listed by COMMAND like any other.
+// Their ACL categories follow Redis's habits: @fast for O(1) work, @slow for what scans or
+// waits on the database, @dangerous for what can wipe or stall the whole cache (only admin
+// users run those, see auth/permissions.hpp).
+constexpr std::uint32_t kRt = kCatReadthru;
 constexpr RedisSpec kReadthruCommands[] = {
-    {"readthru.invalidate", -2, kWrite | kFast, 0, 0, 0, "readthru",
+    {"readthru.invalidate", -2, kWrite | kFast, 0, 0, 0, kRt | kCatWrite | kCatFast, "readthru",
      "A container for readthru's cache invalidation commands", "0.1.0"},
-    {"readthru.invalidate|key", -3, kWrite | kFast, 2, -1, 1, "readthru",
+    {"readthru.invalidate|key", -3, kWrite | kFast, 2, -1, 1, kRt | kCatWrite | kCatFast,
+     "readthru",
      "Remove cached keys and their negative markers, and stop fills in flight from storing",
      "0.1.0"},
-    {"readthru.invalidate|tag", -3, kWrite, 0, 0, 0, "readthru",
+    {"readthru.invalidate|tag", -3, kWrite, 0, 0, 0, kRt | kCatWrite | kCatSlow, "readthru",
      "Remove every cached key recorded under the given tags, across slots", "0.1.0"},
-    {"readthru.invalidate|keyspace", 3, kWrite, 0, 0, 0, "readthru",
+    {"readthru.invalidate|keyspace", 3, kWrite, 0, 0, 0, kRt | kCatWrite | kCatSlow, "readthru",
      "Remove every cached entry of a keyspace (SCAN and UNLINK on every master)", "0.1.0"},
-    {"readthru.invalidate|pattern", 3, kWrite, 0, 0, 0, "readthru",
+    {"readthru.invalidate|pattern", 3, kWrite, 0, 0, 0,
+     kRt | kCatKeyspace | kCatWrite | kCatSlow | kCatDangerous, "readthru",
      "Remove every key matching a glob (SCAN and UNLINK; one node for a hash-tagged glob)",
      "0.1.0"},
-    {"readthru.refresh", 2, kWrite, 1, 1, 1, "readthru",
+    {"readthru.refresh", 2, kWrite, 1, 1, 1, kRt | kCatWrite | kCatSlow, "readthru",
      "Load a cached key from the database now and replace its value", "0.1.0"},
-    {"readthru.reload", 1, kAdmin | kNoScript, 0, 0, 0, "readthru",
-     "Re-read the config file and apply what changes without a restart, as SIGHUP does", "0.1.0"},
-    {"readthru.stats", -1, kReadonly | kFast, 0, 0, 0, "readthru",
+    {"readthru.reload", 1, kAdmin | kNoScript, 0, 0, 0, kRt | kCatAdmin | kCatSlow | kCatDangerous,
+     "readthru", "Re-read the config file and apply what changes without a restart, as SIGHUP does",
+     "0.1.0"},
+    {"readthru.stats", -1, kReadonly | kFast, 0, 0, 0, kRt | kCatRead | kCatFast, "readthru",
      "One keyspace's figures (hits, misses, loads...), or every keyspace's", "0.1.0"},
 };
 
@@ -84,8 +93,9 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"client|unpause", Route::kUnsupported, "would act on a node's clients, not readthru's"},
     {"client|unblock", Route::kUnsupported, "would act on a node's clients, not readthru's"},
     {"client|no-evict", Route::kUnsupported, "would act on a node's clients, not readthru's"},
-    {"auth", Route::kUnsupported, "not until ACL support lands; readthru authenticates itself"},
-    {"acl", Route::kUnsupported, "not until ACL support lands"},
+    {"auth", Route::kLocal, "readthru's own users (auth: in the config)"},
+    {"acl", Route::kUnsupported, "users are defined in readthru's config (auth:), not by ACL"},
+    {"acl|whoami", Route::kLocal, "the connection's readthru user"},
 
     // Cluster: readthru presents itself as a one-node cluster owning every slot.
     {"cluster", Route::kUnsupported, "cluster administration goes to the nodes directly"},
@@ -200,8 +210,8 @@ constexpr const RouteOverride* findOverride(std::string_view name) {
 }
 
 constexpr CommandSpec makeSpec(const RedisSpec& r) {
-  CommandSpec spec{r.name,  r.arity,   r.flags, r.first_key,     r.last_key, r.step,
-                   r.group, r.summary, r.since, Route::kAnyNode, {}};
+  CommandSpec spec{r.name,       r.arity, r.flags,   r.first_key, r.last_key,      r.step,
+                   r.categories, r.group, r.summary, r.since,     Route::kAnyNode, {}};
   const RouteOverride* o = findOverride(r.name);
   if (o == nullptr && !containerOf(r.name).empty()) {
     o = findOverride(containerOf(r.name));
@@ -401,6 +411,30 @@ std::string_view flagName(Flag flag) {
     }
   }
   return {};
+}
+
+namespace {
+// In bit order: kCategoryNames[i] names Category 1u << i.
+constexpr std::string_view kCategoryNames[] = {
+    "keyspace",   "read",        "write",     "set",         "sortedset", "list",
+    "hash",       "string",      "bitmap",    "hyperloglog", "geo",       "stream",
+    "pubsub",     "admin",       "fast",      "slow",        "blocking",  "dangerous",
+    "connection", "transaction", "scripting", "readthru"};
+}  // namespace
+
+std::string_view categoryName(Category category) {
+  for (std::size_t bit = 0; bit < std::size(kCategoryNames); ++bit) {
+    if (static_cast<std::uint32_t>(category) == (1u << bit)) return kCategoryNames[bit];
+  }
+  return {};
+}
+
+std::uint32_t categoryByName(std::string_view name) {
+  for (std::size_t bit = 0; bit < std::size(kCategoryNames); ++bit) {
+    const std::string_view n = kCategoryNames[bit];
+    if (equalsIgnoreCase(n, name)) return 1u << bit;
+  }
+  return 0;
 }
 
 std::string_view routeName(Route route) {

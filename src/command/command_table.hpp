@@ -47,6 +47,38 @@ enum Flag : std::uint32_t {
 // empty for a value that is not exactly one known bit.
 std::string_view flagName(Flag flag);
 
+// One bit per Redis 7.0 ACL category (COMMAND's 7th element, `ACL CAT`), plus readthru's
+// own: every READTHRU.* command is in @readthru. Used by auth::Permissions for `+@read`.
+enum Category : std::uint32_t {
+  kCatKeyspace = 1u << 0,
+  kCatRead = 1u << 1,
+  kCatWrite = 1u << 2,
+  kCatSet = 1u << 3,
+  kCatSortedSet = 1u << 4,
+  kCatList = 1u << 5,
+  kCatHash = 1u << 6,
+  kCatString = 1u << 7,
+  kCatBitmap = 1u << 8,
+  kCatHyperLogLog = 1u << 9,
+  kCatGeo = 1u << 10,
+  kCatStream = 1u << 11,
+  kCatPubsub = 1u << 12,
+  kCatAdmin = 1u << 13,
+  kCatFast = 1u << 14,
+  kCatSlow = 1u << 15,
+  kCatBlocking = 1u << 16,
+  kCatDangerous = 1u << 17,
+  kCatConnection = 1u << 18,
+  kCatTransaction = 1u << 19,
+  kCatScripting = 1u << 20,
+  kCatReadthru = 1u << 21,
+};
+
+// "read" for kCatRead (without the '@'); empty for a value that is not exactly one bit.
+std::string_view categoryName(Category category);
+// The bit for a name without '@' ("read", case-insensitive, as Redis's ACL); 0 if unknown.
+std::uint32_t categoryByName(std::string_view name);
+
 // How readthru handles a command. A readthru decision, not Redis metadata: see the override
 // table in command_table.cpp for the reason behind each non-default choice.
 enum class Route : std::uint8_t {
@@ -67,11 +99,13 @@ struct CommandSpec {
   int first_key;          // Redis legacy key spec; 0 = no keys
   int last_key;           // -1 = last argument, -2 = one before last
   int step;
+  std::uint32_t categories;  // Category bits
   std::string_view group, summary, since;
   Route route;  // readthru's decision (override table, else keys ? kKeyed : kAnyNode)
   std::string_view route_note;  // why, one line; for kUnsupported the reason to show the client
 
   constexpr bool has(Flag f) const { return (flags & f) != 0; }
+  constexpr bool in(Category c) const { return (categories & c) != 0; }
 };
 
 // The command for a request's argv: argv[0] matched case-insensitively; for a container

@@ -85,7 +85,7 @@ void readBreaker(const Reader& r, const YAML::Node& node, BreakerConfig& out) {
 void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
   r.requireMap(node, "backend");
   r.allowOnly(node, "backend",
-              {"mode", "seeds", "sentinel", "username", "password", "password_env",
+              {"mode", "seeds", "sentinel", "username", "password", "password_env", "password_file",
                "read_from_replicas", "connect_timeout", "command_timeout", "node_timeout",
                "connections_per_node", "max_queued_requests", "max_queued_bytes", "breaker"});
   if (auto n = node["mode"]) {
@@ -109,8 +109,13 @@ void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
   }
   if (auto n = node["sentinel"]) {
     r.requireMap(n, "backend.sentinel");
-    r.allowOnly(n, "backend.sentinel", {"master"});
+    r.allowOnly(n, "backend.sentinel",
+                {"master", "username", "password", "password_env", "password_file"});
     if (auto m = n["master"]) out.sentinel_master = r.scalar(m, "backend.sentinel.master");
+    if (auto m = n["username"]) out.sentinel_username = r.scalar(m, "backend.sentinel.username");
+    if (auto secret = readSecret(r, n, "backend.sentinel")) {
+      out.sentinel_password = std::move(*secret);
+    }
   }
   if (out.mode == BackendMode::kSentinel && out.sentinel_master.empty()) {
     r.fail(node, "backend.sentinel.master", "is required with mode: sentinel");
@@ -119,17 +124,7 @@ void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
     r.fail(seeds, "backend.seeds", "must name exactly one server with mode: standalone");
   }
   if (auto n = node["username"]) out.username = r.scalar(n, "backend.username");
-  if (node["password"] && node["password_env"]) {
-    r.fail(node["password_env"], "backend.password_env", "cannot be used together with password");
-  }
-  if (auto n = node["password"]) out.password = r.scalar(n, "backend.password");
-  if (auto n = node["password_env"]) {
-    const std::string var = r.scalar(n, "backend.password_env");
-    const char* value = std::getenv(var.c_str());
-    if (value == nullptr)
-      r.fail(n, "backend.password_env", "environment variable " + var + " is not set");
-    out.password = value;
-  }
+  if (auto secret = readSecret(r, node, "backend")) out.password = std::move(*secret);
   if (auto n = node["read_from_replicas"]) {
     out.read_from_replicas = r.boolean(n, "backend.read_from_replicas");
   }
@@ -212,7 +207,7 @@ Config loadString(std::string_view yaml, const std::string& name) {
            "must be a mapping of sections (listen, backend, postgres, keyspaces, log, ...)");
   r.allowOnly(root, "",
               {"listen", "backend", "postgres", "keyspaces", "cdc", "invalidation_stream", "gutter",
-               "admin", "log"});
+               "admin", "auth", "log"});
   Config cfg;
   cfg.path = name;
   if (auto n = root["listen"]) readListen(r, n, cfg.listen);
@@ -237,6 +232,7 @@ Config loadString(std::string_view yaml, const std::string& name) {
   }
   if (auto n = root["gutter"]) readGutter(r, n, cfg.gutter);
   if (auto n = root["admin"]) readAdmin(r, n, cfg.admin);
+  if (auto n = root["auth"]) readAuth(r, n, cfg.auth);
   if (auto n = root["log"]) readLog(r, n, cfg.log);
   if (cfg.admin.enabled && cfg.admin.port == cfg.listen.port &&
       cfg.admin.address == cfg.listen.address) {

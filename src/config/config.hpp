@@ -54,8 +54,11 @@ struct BackendConfig {
   BackendMode mode = BackendMode::kCluster;
   std::vector<Endpoint> seeds;
   std::string sentinel_master;  // with mode: sentinel
+  // AUTH for the sentinels themselves (their own requirepass), apart from the nodes'.
+  std::string sentinel_username;
+  std::string sentinel_password;  // secret
   std::string username;
-  std::string password;  // from `password` or the variable named by `password_env`
+  std::string password;  // secret: from `password`, `password_env` or `password_file`
   bool read_from_replicas = false;
   Millis connect_timeout{2000};
   Millis command_timeout{1000};
@@ -82,6 +85,9 @@ struct DatabaseBreakerConfig {
 struct PostgresConfig {
   bool enabled = false;
   std::string dsn;  // from `dsn` or the variable named by `dsn_env`
+  // Secret, given to libpq apart from the DSN (which then needs none): from `password`,
+  // `password_env` or `password_file`. Empty: whatever the DSN or PGPASSWORD says.
+  std::string password;
   int pool_size = 4;
   Millis statement_timeout{1000};
   Millis connect_timeout{2000};
@@ -185,6 +191,29 @@ struct AdminConfig {
   std::uint16_t port = 9121;
 };
 
+// One readthru user (auth.users[]). The rules are kept as written; auth::UserTable
+// compiles them against the command table and reports errors at `origin` ("file:line").
+struct UserConfig {
+  std::string name;
+  std::string origin;
+  std::string password;               // secret: never logged, never in an error
+  std::vector<std::string> commands;  // Redis ACL rules: "+@read", "-@dangerous", "+get"
+  std::vector<std::string> keys;      // globs as Redis's ~pattern; "*" every key; none: no key
+  bool admin = false;                 // may run admin-only commands (FLUSHALL, READTHRU.RELOAD)
+  bool operator==(const UserConfig&) const = default;
+};
+
+// Client authentication. Without an `auth:` section (enabled false) every connection is the
+// default user with every permission, as a Redis without requirepass.
+struct AuthConfig {
+  bool enabled = false;
+  std::string origin;                           // where `auth:` is written
+  std::optional<std::string> default_password;  // secret; none: the default user is off
+  bool default_admin = true;
+  std::vector<UserConfig> users;
+  bool operator==(const AuthConfig&) const = default;
+};
+
 struct LogConfig {
   std::string level = "info";
   bool json = false;
@@ -200,6 +229,7 @@ struct Config {
   InvalidationStreamConfig invalidation_stream;
   GutterConfig gutter;
   AdminConfig admin;
+  AuthConfig auth;
   LogConfig log;
 };
 

@@ -56,6 +56,8 @@ constexpr std::array kSettings{
     field<&C::backend, &B::mode>("backend.mode", Takes::kRestart),
     field<&C::backend, &B::seeds>("backend.seeds", Takes::kRestart),
     field<&C::backend, &B::sentinel_master>("backend.sentinel.master", Takes::kRestart),
+    field<&C::backend, &B::sentinel_username>("backend.sentinel.username", Takes::kRestart),
+    field<&C::backend, &B::sentinel_password>("backend.sentinel.password", Takes::kRestart),
     field<&C::backend, &B::username>("backend.username", Takes::kRestart),
     field<&C::backend, &B::password>("backend.password", Takes::kRestart),
     field<&C::backend, &B::read_from_replicas>("backend.read_from_replicas", Takes::kRestart),
@@ -69,6 +71,7 @@ constexpr std::array kSettings{
     // The change stream and the start-up checks use the DSN too.
     field<&C::postgres, &P::enabled>("postgres", Takes::kRestart),
     field<&C::postgres, &P::dsn>("postgres.dsn", Takes::kRestart),
+    field<&C::postgres, &P::password>("postgres.password", Takes::kRestart),
     field<&C::postgres, &P::pool_size>("postgres.pool_size", Takes::kNewPools),
     // The load lease (statement_timeout + 2s) is set at start in every FillCoordinator.
     field<&C::postgres, &P::statement_timeout>("postgres.statement_timeout", Takes::kRestart),
@@ -94,6 +97,11 @@ constexpr std::array kSettings{
         "invalidation_stream.claim_idle", Takes::kRestart),
     field<&C::gutter, &GutterConfig::max_memory>("gutter.max_memory", Takes::kRestart),
     field<&C::gutter, &GutterConfig::ttl>("gutter.ttl", Takes::kRestart),
+    // Sessions re-check their user against the table installed last (server/client_auth.hpp).
+    field<&C::auth, &AuthConfig::enabled>("auth", Takes::kNow),
+    field<&C::auth, &AuthConfig::default_password>("auth.password", Takes::kNow),
+    field<&C::auth, &AuthConfig::default_admin>("auth.default_admin", Takes::kNow),
+    field<&C::auth, &AuthConfig::users>("auth.users", Takes::kNow),
     field<&C::log, &LogConfig::level>("log.level", Takes::kNow),
     field<&C::log, &LogConfig::json>("log.json", Takes::kRestart),
 };

@@ -218,8 +218,8 @@ void readDatabaseBreaker(const Reader& r, const YAML::Node& node, DatabaseBreake
 void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) {
   r.requireMap(node, "postgres");
   r.allowOnly(node, "postgres",
-              {"dsn", "dsn_env", "pool_size", "statement_timeout", "connect_timeout",
-               "max_inflight", "max_waiting", "breaker"});
+              {"dsn", "dsn_env", "password", "password_env", "password_file", "pool_size",
+               "statement_timeout", "connect_timeout", "max_inflight", "max_waiting", "breaker"});
   out.enabled = true;
   if (node["dsn"] && node["dsn_env"]) {
     r.fail(node["dsn_env"], "postgres.dsn_env", "cannot be used together with dsn");
@@ -235,6 +235,7 @@ void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) 
   } else {
     r.fail(node, "postgres.dsn", "is required (or dsn_env: the variable that holds it)");
   }
+  if (auto secret = readSecret(r, node, "postgres")) out.password = std::move(*secret);
   if (auto n = node["pool_size"]) {
     out.pool_size = static_cast<int>(r.integer(n, "postgres.pool_size", 1, 64));
   }

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -114,6 +115,16 @@ class Reader {
  private:
   std::string file_;
 };
+
+// secrets.cpp: a secret given as `password`, `password_env` (an environment variable) or
+// `password_file` (a file; one trailing newline dropped), at most one of them, under
+// `map` (whose dotted name is `prefix`). nullopt when none is given. Errors name the key,
+// the variable or the file, never the secret.
+std::optional<std::string> readSecret(const Reader& r, const YAML::Node& map,
+                                      const std::string& prefix);
+
+// auth.cpp: the `auth:` section.
+void readAuth(const Reader& r, const YAML::Node& node, AuthConfig& out);
 
 // read_through.cpp: the `postgres:` and `keyspaces:` sections.
 void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out);

@@ -12,6 +12,8 @@ constexpr const char* kTooBigCount = "Protocol error: too big mbulk count string
 constexpr const char* kTooBigBulk = "Protocol error: too big bulk count string";
 constexpr const char* kBadCount = "Protocol error: invalid multibulk length";
 constexpr const char* kBadBulk = "Protocol error: invalid bulk length";
+constexpr const char* kUnauthCount = "Protocol error: unauthenticated multibulk length";
+constexpr const char* kUnauthBulk = "Protocol error: unauthenticated bulk length";
 constexpr const char* kUnbalanced = "Protocol error: unbalanced quotes in request";
 
 // A partial inline line larger than this is released after use rather than kept.
@@ -377,6 +379,7 @@ RequestParser::Step RequestParser::onCount(std::string_view in, std::size_t& pos
   const bool ok = line_len_ <= kHeaderCap &&
                   parseRedisInt(std::string_view(header_ + 1, header_len_ - 1), count);
   if (!ok || count > limits_.max_multibulk) return fail(kBadCount);
+  if (limits_.unauthenticated && count > kUnauthenticatedMaxMultibulk) return fail(kUnauthCount);
   startLine();
   if (count <= 0) {
     state_ = State::kStart;
@@ -401,6 +404,7 @@ RequestParser::Step RequestParser::onBulkHeader(std::string_view in, std::size_t
   const bool ok =
       line_len_ <= kHeaderCap && parseRedisInt(std::string_view(header_ + 1, header_len_ - 1), len);
   if (!ok || len < 0 || len > limits_.max_bulk) return fail(kBadBulk);
+  if (limits_.unauthenticated && len > kUnauthenticatedMaxBulk) return fail(kUnauthBulk);
   startLine();
   if (overLimit(sizeof(std::string))) return tooBig();
   request_bytes_ += sizeof(std::string);

@@ -24,7 +24,14 @@ struct ParserLimits {
   // it parse() answers kTooBig (listen.query_buffer_limit). Arguments never grow their
   // buffers beyond it either, so memory stays near the limit, not twice it.
   std::size_t max_request_bytes = 0;
+  // A client that has not authenticated yet (when a password is required): as Redis, at
+  // most 10 arguments ("unauthenticated multibulk length") of at most 16384 bytes each
+  // ("unauthenticated bulk length"), so that it cannot make the server buffer much.
+  bool unauthenticated = false;
 };
+
+inline constexpr std::int64_t kUnauthenticatedMaxMultibulk = 10;
+inline constexpr std::int64_t kUnauthenticatedMaxBulk = 16384;
 
 enum class ParseStatus : std::uint8_t {
   kOk,          // `out` holds one complete request (at least one argument)
@@ -47,6 +54,11 @@ class RequestParser {
   const std::string& error() const { return error_; }
 
   void reset();
+
+  // New limits from the next header on (the session lifts the unauthenticated ones after
+  // AUTH, between two requests).
+  void setLimits(const ParserLimits& limits) { limits_ = limits; }
+  const ParserLimits& limits() const { return limits_; }
 
   // Bytes of memory the parser holds for a request still in progress (partial arguments
   // and a partial inline line). Bounded by what actually arrived, never by a declared length.

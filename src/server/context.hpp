@@ -15,6 +15,7 @@
 #include "cache/backend.hpp"
 #include "config/config.hpp"
 #include "metrics/registry.hpp"
+#include "server/auth_state.hpp"
 #include "server/session_list.hpp"
 
 namespace readthru::server {
@@ -82,6 +83,7 @@ struct ServerContext {
   // query_buffer_limit) are read from `limits`, which a reload changes.
   config::ListenConfig listen;
   Limits limits;
+  AuthState auth;  // the users; a reload installs new ones
   config::BackendMode backend_mode = config::BackendMode::kCluster;
   std::string config_path;
   std::string run_id;   // 40 hex characters, new at each start

@@ -1,5 +1,8 @@
 #include "server/dispatcher.hpp"
 
+#include <optional>
+
+#include "common/log.hpp"
 #include "resp/writer.hpp"
 #include "server/context.hpp"
 #include "server/session.hpp"
@@ -36,6 +39,32 @@ Dispatcher::Dispatcher(boost::asio::io_context& io, ServerContext& ctx, ThreadSt
       read_through_(read_through),
       backend_info_(backend) {}
 
+// As Redis 7.0's processCommand: after the unknown-command and arity checks, a client that
+// has not authenticated may run only the no_auth commands (AUTH, HELLO, QUIT, RESET), and an
+// authenticated one what its user's rules allow (no_auth commands always).
+bool Dispatcher::admit(Session& session, const command::CommandSpec& spec,
+                       const std::vector<std::string>& args) {
+  if (!session.refreshAuth()) {
+    // A reload removed this connection's user: closed as Redis closes a deleted user's
+    // clients, without a reply to this request.
+    spdlog::debug("client {} closed: its user was removed by a reload", session.info().peer);
+    session.closeAfterReplies();
+    return false;
+  }
+  if (spec.has(command::kNoAuth)) return true;
+  const ClientAuth& auth = session.auth();
+  std::optional<std::string> refused;
+  if (!auth.authenticated()) {
+    refused = "NOAUTH Authentication required.";
+  } else {
+    refused = auth.user()->permissions.check(spec, args);
+  }
+  if (!refused) return true;
+  stats_.error_replies.add();
+  resp::appendError(session.replyNow(), *refused);
+  return false;
+}
+
 void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   stats_.commands_processed.add();
   const command::CommandSpec* spec = command::lookup(args);
@@ -49,6 +78,7 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
     resp::appendError(session.replyNow(), wrongArityError(spec->name));
     return;
   }
+  if (!admit(session, *spec, args)) return;
   switch (spec->route) {
     case command::Route::kLocal:
       stats_.by_command[commandIndex(*spec)].local.add();

@@ -29,6 +29,15 @@ class Dispatcher {
   void dispatch(Session& session, std::vector<std::string>& args);
 
  private:
+  // Authentication and ACL: false when the request was answered (refused) or dropped.
+  bool admit(Session& session, const command::CommandSpec& spec,
+             const std::vector<std::string>& args);
+  // auth_commands.cpp: AUTH, ACL WHOAMI, HELLO's AUTH option
+  void auth(Session& session, const std::vector<std::string>& args);
+  void acl(Session& session, const std::vector<std::string>& args);
+  // Appends WRONGPASS and returns false when the login fails.
+  bool helloLogin(Session& session, std::string& out, std::string_view user,
+                  std::string_view password);
   // local_commands.cpp
   void local(Session& session, const command::CommandSpec& spec, std::vector<std::string>& args);
   void hello(Session& session, std::vector<std::string>& args);

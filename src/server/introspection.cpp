@@ -40,7 +40,7 @@ bool isSubcommand(const command::CommandSpec& spec) {
 
 void appendCommandEntry(std::string& out, const command::CommandSpec& spec) {
   // Redis 7 layout: name, arity, flags, first key, last key, step, ACL categories, tips,
-  // key specs, subcommands. readthru leaves categories, tips and key specs empty.
+  // key specs, subcommands. readthru leaves tips and key specs empty.
   std::vector<const command::CommandSpec*> subs;
   if (!isSubcommand(spec)) {
     const std::string prefix = std::string(spec.name) + "|";
@@ -57,7 +57,14 @@ void appendCommandEntry(std::string& out, const command::CommandSpec& spec) {
   resp::appendInteger(out, spec.first_key);
   resp::appendInteger(out, spec.last_key);
   resp::appendInteger(out, spec.step);
-  resp::appendArrayHeader(out, 0);
+  std::vector<std::string> categories;
+  for (std::uint32_t bit = 1; bit != 0; bit <<= 1) {
+    if ((spec.categories & bit) != 0) {
+      categories.push_back("@" + std::string(command::categoryName(command::Category(bit))));
+    }
+  }
+  resp::appendArrayHeader(out, categories.size());
+  for (const auto& c : categories) resp::appendSimple(out, c);
   resp::appendArrayHeader(out, 0);
   resp::appendArrayHeader(out, 0);
   resp::appendArrayHeader(out, subs.size());

@@ -64,7 +64,12 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
     resp::appendSimple(out, "OK");
   } else if (name == "reset") {
     session.info().name.clear();
+    session.resetAuth();
     resp::appendSimple(out, "RESET");
+  } else if (name == "auth") {
+    auth(session, args);
+  } else if (name == "acl") {
+    acl(session, args);
   } else if (name == "hello") {
     hello(session, args);
   } else if (name == "client") {
@@ -95,15 +100,16 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
   }
   std::string new_name;
   bool set_name = false;
+  const std::string* user = nullptr;
+  const std::string* password = nullptr;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const bool more = i + 1 < args.size();
     // AUTH takes two arguments; with fewer it is a syntax error, as in Redis.
     if (equalsIgnoreCase(args[i], "AUTH") && i + 2 < args.size()) {
-      // As the AUTH command: readthru has no users of its own until ACL support lands.
-      resp::appendError(out, "ERR readthru: 'auth' is not supported through the proxy yet");
-      return;
-    }
-    if (equalsIgnoreCase(args[i], "SETNAME") && more) {
+      user = &args[i + 1];
+      password = &args[i + 2];
+      i += 2;
+    } else if (equalsIgnoreCase(args[i], "SETNAME") && more) {
       new_name = args[++i];
       set_name = true;
       if (!validClientName(new_name)) {
@@ -115,6 +121,16 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
       resp::appendError(out, "ERR Syntax error in HELLO option '" + args[i] + "'");
       return;
     }
+  }
+  // As Redis 7.0: the options are checked first, then AUTH, then whether the client may
+  // go on at all.
+  if (user != nullptr && !helloLogin(session, out, *user, *password)) return;
+  if (!session.auth().authenticated()) {
+    resp::appendError(out,
+                      "NOAUTH HELLO must be called with the client already authenticated, "
+                      "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
+                      "the client and select the RESP protocol version at the same time");
+    return;
   }
   if (set_name) session.info().name = new_name;
   resp::appendArrayHeader(out, 14);

@@ -20,10 +20,12 @@ namespace {
 // fast (tests/fault/client_flood_test.cpp).
 constexpr std::size_t kMaxQueuedReplies = 1024;
 
-// The parser enforces listen.query_buffer_limit itself, as bytes arrive.
-resp::ParserLimits parserLimits(const Limits& current) {
+// The parser enforces listen.query_buffer_limit itself, as bytes arrive, and Redis's
+// tighter limits while the client has not authenticated.
+resp::ParserLimits parserLimits(const Limits& current, const ClientAuth& auth) {
   resp::ParserLimits limits;
   limits.max_request_bytes = current.query_buffer_limit.load(std::memory_order_relaxed);
+  limits.unauthenticated = !auth.authenticated();
   return limits;
 }
 }  // namespace
@@ -35,7 +37,8 @@ Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerCon
       ctx_(ctx),
       stats_(stats),
       sessions_(sessions),
-      parser_(parserLimits(ctx.limits)),
+      auth_(ctx.auth),
+      parser_(parserLimits(ctx.limits, auth_)),
       idle_timer_(socket_.get_executor()) {
   info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -144,6 +147,35 @@ void Session::queryBufferFull() {
   resp::appendError(replyNow(),
                     "ERR readthru: query buffer limit reached (listen.query_buffer_limit)");
   closing_ = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication
+
+bool Session::login(std::string_view user, std::string_view password) {
+  if (!auth_.login(user, password)) return false;
+  applyParserLimits();
+  return true;
+}
+
+bool Session::refreshAuth() {
+  if (auth_.generation() == ctx_.auth.generation()) return true;
+  const bool still = auth_.refresh(ctx_.auth);
+  applyParserLimits();
+  return still;
+}
+
+void Session::resetAuth() {
+  auth_.reset();
+  applyParserLimits();
+}
+
+// Called between two requests (the dispatcher runs inside the parse loop), so the new
+// limits apply from the next request's header on.
+void Session::applyParserLimits() {
+  resp::ParserLimits limits = parser_.limits();
+  limits.unauthenticated = !auth_.authenticated();
+  parser_.setLimits(limits);
 }
 
 // ---------------------------------------------------------------------------------------

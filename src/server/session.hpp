@@ -23,6 +23,7 @@
 
 #include "cache/backend.hpp"
 #include "resp/request_parser.hpp"
+#include "server/client_auth.hpp"
 
 namespace readthru::server {
 
@@ -76,6 +77,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ClientInfo& info() { return info_; }
 
+  // --- authentication (dispatcher: AUTH, HELLO AUTH, RESET, the checks before a command)
+  ClientAuth& auth() { return auth_; }
+  // AUTH: on success also lifts the parser's limits for unauthenticated clients.
+  bool login(std::string_view user, std::string_view password);
+  // Before each command: follows a reload of the users (see ClientAuth); false when this
+  // connection's user is gone.
+  bool refreshAuth();
+  // RESET: unauthenticated again when a password is required (parser limits too).
+  void resetAuth();
+
  private:
   struct Slot {
     std::string bytes;
@@ -95,6 +106,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void queryBufferFull();
   void armIdleTimer();
   void shutdown();
+  void applyParserLimits();
 
   boost::asio::ip::tcp::socket socket_;
   Dispatcher& dispatcher_;
@@ -103,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SessionList& sessions_;
   bool listed_ = false;  // in sessions_: from start() until the socket closes
   ClientInfo info_;
+  ClientAuth auth_;  // before parser_: its limits depend on it
   resp::RequestParser parser_;
   std::vector<std::string> args_;
   char read_buf_[16 * 1024];

@@ -69,10 +69,15 @@ void Connection::connect() {
   const std::string timeout_s =
       std::to_string(std::max<std::int64_t>(1, (timeout.count() + 999) / 1000));
   // Later keywords override what the expanded DSN (the first "dbname") set.
-  const char* keys[] = {"dbname",          "options",         "application_name",
-                        "connect_timeout", "client_encoding", nullptr};
-  const char* values[] = {options_->dsn.c_str(), options->c_str(), "readthru",
-                          timeout_s.c_str(),     "UTF8",           nullptr};
+  // A password given apart (postgres.password) comes after "dbname", so it wins over one
+  // in the DSN; without one the list ends before it (libpq stops at the first null key).
+  const char* keys[] = {
+      "dbname",   "options", "application_name", "connect_timeout", "client_encoding",
+      "password", nullptr};
+  const char* values[] = {
+      options_->dsn.c_str(),      options->c_str(), "readthru", timeout_s.c_str(), "UTF8",
+      options_->password.c_str(), nullptr};
+  if (options_->password.empty()) keys[5] = nullptr;
   conn_.reset(PQconnectStartParams(keys, values, /*expand_dbname=*/1));
   if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD) {
     failSoon(connError(conn_.get()));

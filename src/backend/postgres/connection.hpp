@@ -36,6 +36,7 @@ namespace readthru::backend::postgres {
 
 struct ConnectionOptions {
   std::string dsn;                      // a libpq connection string or URI
+  std::string password;                 // secret, given to libpq apart; empty: the DSN's
   Millis statement_timeout{1000};       // sent as the server's statement_timeout; 0: none
   Millis connect_timeout{2000};         // enforced by libpq (whole seconds) and by a timer
   std::vector<std::string> statements;  // prepared as rt_0, rt_1, ...

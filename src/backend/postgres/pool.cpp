@@ -58,6 +58,7 @@ Pool::Pool(asio::io_context& io, const config::PostgresConfig& cfg, Share share,
       sweep_timer_(io) {
   auto options = std::make_shared<ConnectionOptions>();
   options->dsn = cfg.dsn;
+  options->password = cfg.password;
   options->statement_timeout = cfg.statement_timeout;
   options->connect_timeout = cfg.connect_timeout;
   options->statements = std::move(statements);

@@ -54,6 +54,7 @@ void ReplicationStream::connect() {
   state_ = State::kConnecting;
   SimpleConnection::Options o;
   o.dsn = options_.dsn;
+  o.password = options_.password;
   o.replication = true;
   o.connect_timeout = options_.connect_timeout;
   session_ = std::make_shared<SimpleConnection>(

@@ -49,6 +49,7 @@ class ReplicationStream : public cache::ChangeSource {
  public:
   struct Options {
     std::string dsn;          // libpq conninfo; replication=database is added
+    std::string password;     // secret; empty: the DSN's
     std::string slot;         // logical replication slot (pgoutput), made if missing
     std::string publication;  // made if missing; missing tables are added to it
     // "name" or "schema.name", resolved by the server. One that does not exist is skipped

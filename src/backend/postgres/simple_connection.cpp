@@ -105,6 +105,11 @@ void SimpleConnection::connect(std::function<void()> on_ready) {
     keys.push_back("replication");
     values.push_back("database");
   }
+  // After "dbname", so that it wins over a password in the DSN; libpq never echoes it.
+  if (!options_.password.empty()) {
+    keys.push_back("password");
+    values.push_back(options_.password.c_str());
+  }
   keys.push_back(nullptr);
   values.push_back(nullptr);
   conn_.reset(PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/1));

@@ -32,6 +32,7 @@ class SimpleConnection : public std::enable_shared_from_this<SimpleConnection> {
  public:
   struct Options {
     std::string dsn;           // libpq conninfo or URI
+    std::string password;      // secret, given to libpq apart; empty: the DSN's
     bool replication = false;  // adds replication=database
     Millis connect_timeout{2000};
     Millis statement_timeout{0};  // the server's statement_timeout; 0: none

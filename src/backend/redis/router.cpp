@@ -318,9 +318,10 @@ NodeConnection& Router::connection(const config::Endpoint& node, NodeKind kind,
     options.max_queued_requests = cfg_.max_queued_requests;
     options.max_queued_bytes = cfg_.max_queued_bytes;
     options.stats = &connection_stats_;
+    // Sentinels have credentials of their own (backend.sentinel.*), as in Redis clients.
+    options.username = kind == NodeKind::kSentinel ? cfg_.sentinel_username : cfg_.username;
+    options.password = kind == NodeKind::kSentinel ? cfg_.sentinel_password : cfg_.password;
     if (kind != NodeKind::kSentinel) {
-      options.username = cfg_.username;
-      options.password = cfg_.password;
       // One breaker per node and role (a replica used for reads is judged on its own).
       options.breaker = breakers_->get(key);
     }

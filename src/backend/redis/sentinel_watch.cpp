@@ -90,6 +90,13 @@ void SentinelWatch::onConnected() {
   std::vector<std::string> subscribe{"SUBSCRIBE"};
   for (const auto& c : kMasterEventChannels) subscribe.emplace_back(c.channel);
   confirmed_ = 0;
+  auth_pending_ = !options_.password.empty();
+  if (auth_pending_) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!options_.username.empty()) auth.push_back(options_.username);
+    auth.push_back(options_.password);
+    resp::appendCommand(out_, auth);
+  }
   write(subscribe);
   readMore();
   heartbeat();
@@ -124,6 +131,12 @@ void SentinelWatch::readMore() {
 }
 
 void SentinelWatch::onMessage(const resp::Value& v) {
+  if (auth_pending_) {
+    auth_pending_ = false;
+    // Redis's refusal (WRONGPASS...) names no password; ours is never in it.
+    if (v.isError()) fail("AUTH refused: " + v.str);
+    return;
+  }
   if (v.isError()) {
     fail("SUBSCRIBE refused: " + v.str);
     return;

@@ -37,6 +37,9 @@ class SentinelWatch {
     std::vector<config::Endpoint> sentinels;  // tried in turn
     std::string master;                       // only its switches are reported
     Millis connect_timeout{2000};
+    // backend.sentinel.username/password: sent with AUTH before SUBSCRIBE when set.
+    std::string username;
+    std::string password;  // secret
   };
   // `to` is the new master; `channel` the event that named it.
   using SwitchCallback = std::function<void(const config::Endpoint& to, std::string_view channel)>;
@@ -81,6 +84,7 @@ class SentinelWatch {
   bool stopped_ = true;
   bool subscribed_ = false;
   std::size_t confirmed_ = 0;     // SUBSCRIBE confirmations on this connection
+  bool auth_pending_ = false;     // the first reply on this connection answers AUTH
   bool reported_down_ = false;    // the current outage has been logged
   std::size_t next_ = 0;          // the sentinel to try next
   std::uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers check it

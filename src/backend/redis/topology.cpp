@@ -168,6 +168,8 @@ void Router::watchSentinels() {
   o.sentinels = cfg_.seeds;
   o.master = cfg_.sentinel_master;
   o.connect_timeout = cfg_.connect_timeout;
+  o.username = cfg_.sentinel_username;
+  o.password = cfg_.sentinel_password;
   sentinel_watch_ = std::make_unique<SentinelWatch>(
       io_, std::move(o),
       [this](const config::Endpoint& to, std::string_view channel) {

@@ -21,7 +21,8 @@ bool answersPing(std::uint16_t port) {
   try {
     Client c(port);
     c.send({"PING"});
-    return show(c.read(500ms)) == "PONG";
+    const std::string pong = show(c.read(500ms));
+    return pong == "PONG" || pong.rfind("(error) NOAUTH", 0) == 0;  // up, with requirepass
   } catch (const std::exception&) {
     return false;
   }
@@ -48,7 +49,10 @@ pid_t spawnRedisServer(const std::vector<std::string>& args) {
   return spawnProgram("redis-server", args);
 }
 
-RedisServer::RedisServer() : port_(freePort()) { start(); }
+RedisServer::RedisServer(std::vector<std::string> extra_args)
+    : port_(freePort()), extra_args_(std::move(extra_args)) {
+  start();
+}
 
 RedisServer::~RedisServer() {
   if (pid_ > 0) kill();
@@ -56,8 +60,11 @@ RedisServer::~RedisServer() {
 
 void RedisServer::start() {
   const std::string port = std::to_string(port_);
-  pid_ = spawnRedisServer({"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                           "no", "--daemonize", "no", "--loglevel", "warning", "--dir", "/tmp"});
+  std::vector<std::string> args{"--port",     port,           "--bind", "127.0.0.1",   "--save",
+                                "",           "--appendonly", "no",     "--daemonize", "no",
+                                "--loglevel", "warning",      "--dir",  "/tmp"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = spawnRedisServer(args);
   paused_ = false;
   if (!eventually([this] { return answersPing(port_); }, 10s)) {
     kill();

@@ -20,8 +20,9 @@ pid_t spawnRedisServer(const std::vector<std::string>& args);
 
 class RedisServer {
  public:
-  // Starts it and waits (with a deadline) until it answers PING; throws otherwise.
-  RedisServer();
+  // Starts it and waits (with a deadline) until it answers PING (NOAUTH counts, for a
+  // `--requirepass` among `extra_args`); throws otherwise.
+  explicit RedisServer(std::vector<std::string> extra_args = {});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -40,6 +41,7 @@ class RedisServer {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   bool paused_ = false;
+  std::vector<std::string> extra_args_;
 };
 
 }  // namespace readthru::testing

@@ -137,8 +137,11 @@ TEST(Routes, FollowTheOverrideTable) {
   for (auto name : {"set", "msetnx", "eval", "xread", "xreadgroup", "memory|usage", "spublish"}) {
     EXPECT_EQ(route(name), Route::kKeyed) << name;
   }
-  for (auto name : {"subscribe", "ssubscribe", "blpop", "bzmpop", "multi", "watch", "auth",
-                    "acl|whoami", "cluster|addslots", "cluster", "client|kill", "monitor",
+  for (auto name : {"auth", "acl|whoami"}) {
+    EXPECT_EQ(route(name), Route::kLocal) << name;
+  }
+  for (auto name : {"subscribe", "ssubscribe", "blpop", "bzmpop", "multi", "watch", "acl",
+                    "acl|setuser", "cluster|addslots", "cluster", "client|kill", "monitor",
                     "shutdown", "move", "pubsub|channels", "module|list"}) {
     EXPECT_EQ(route(name), Route::kUnsupported) << name;
   }
@@ -164,6 +167,33 @@ TEST(Names, FlagsAndRoutes) {
   EXPECT_EQ(flagName(kAllowBusy), "allow_busy");
   EXPECT_EQ(flagName(static_cast<Flag>(kWrite | kFast)), "");
   EXPECT_EQ(routeName(Route::kFanOut), "fanout");
+}
+
+TEST(CommandTable, AclCategoriesFromRedis) {
+  const CommandSpec* get = lookupName("get");
+  ASSERT_NE(get, nullptr);
+  EXPECT_EQ(get->categories, kCatRead | kCatString | kCatFast);
+  EXPECT_TRUE(lookupName("flushall")->in(kCatDangerous));
+  EXPECT_TRUE(lookupName("config|set")->in(kCatAdmin));
+  EXPECT_TRUE(lookupName("auth")->in(kCatConnection));
+  EXPECT_TRUE(lookupName("readthru.reload")->in(kCatReadthru));
+  EXPECT_TRUE(lookupName("readthru.invalidate|pattern")->in(kCatDangerous));
+  EXPECT_FALSE(lookupName("readthru.invalidate|key")->in(kCatDangerous));
+  for (const CommandSpec& spec : allCommands()) {
+    EXPECT_NE(spec.categories, 0u) << spec.name << " has no ACL category";
+  }
+  EXPECT_EQ(categoryByName("READ"), static_cast<std::uint32_t>(kCatRead));
+  EXPECT_EQ(categoryByName("readthru"), static_cast<std::uint32_t>(kCatReadthru));
+  EXPECT_EQ(categoryByName("reed"), 0u);
+  EXPECT_EQ(categoryName(kCatSortedSet), "sortedset");
+}
+
+TEST(CommandTable, NoAuthCommandsAreRedisOnes) {
+  std::vector<std::string_view> names;
+  for (const CommandSpec& spec : allCommands()) {
+    if (spec.has(kNoAuth)) names.push_back(spec.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string_view>{"auth", "hello", "quit", "reset"}));
 }
 
 }  // namespace

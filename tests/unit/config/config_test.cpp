@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 namespace readthru::config {
 namespace {
@@ -429,6 +431,102 @@ TEST(Config, ResilienceErrors) {
   EXPECT_NE(errorOf("backend:\n  max_queued_requests: 0\n" + seeds)
                 .find("backend.max_queued_requests: must be an integer from 1"),
             std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------
+// auth: and secrets
+
+TEST(ConfigAuth, UsersAndDefaults) {
+  ::setenv("READTHRU_TEST_APP_PW", "from-env", 1);
+  const Config cfg = loadString(std::string(kMinimal) +
+                                    "auth:\n"
+                                    "  password: defpw\n"
+                                    "  users:\n"
+                                    "    - name: app\n"
+                                    "      password_env: READTHRU_TEST_APP_PW\n"
+                                    "      commands: [\"+@read\", \"-@dangerous\"]\n"
+                                    "      keys: [\"user:*\"]\n"
+                                    "    - name: admin\n"
+                                    "      password: adm\n"
+                                    "      admin: true\n",
+                                "t.yaml");
+  EXPECT_TRUE(cfg.auth.enabled);
+  EXPECT_EQ(cfg.auth.default_password, "defpw");
+  EXPECT_TRUE(cfg.auth.default_admin);
+  ASSERT_EQ(cfg.auth.users.size(), 2u);
+  EXPECT_EQ(cfg.auth.users[0].name, "app");
+  EXPECT_EQ(cfg.auth.users[0].password, "from-env");
+  EXPECT_EQ(cfg.auth.users[0].origin, "t.yaml:5");
+  EXPECT_EQ(cfg.auth.users[0].commands, (std::vector<std::string>{"+@read", "-@dangerous"}));
+  EXPECT_EQ(cfg.auth.users[0].keys, (std::vector<std::string>{"user:*"}));
+  EXPECT_FALSE(cfg.auth.users[0].admin);
+  EXPECT_TRUE(cfg.auth.users[1].admin);
+  EXPECT_TRUE(cfg.auth.users[1].commands.empty());  // no rules: no commands
+  EXPECT_FALSE(loadString(kMinimal, "t.yaml").auth.enabled);
+}
+
+TEST(ConfigAuth, SecretFromFileDropsOneNewline) {
+  const std::string path = ::testing::TempDir() + "readthru_secret_test";
+  { std::ofstream(path) << "file-secret\n"; }
+  const Config cfg =
+      loadString(std::string(kMinimal) + "auth:\n  password_file: " + path + "\n", "t.yaml");
+  EXPECT_EQ(cfg.auth.default_password, "file-secret");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigAuth, SecretErrorsNameTheKeyNeverTheSecret) {
+  ::unsetenv("READTHRU_TEST_UNSET_PW");
+  EXPECT_EQ(
+      errorOf(std::string(kMinimal) + "auth:\n  password_env: READTHRU_TEST_UNSET_PW\n"),
+      "test.yaml:3: auth.password_env: environment variable READTHRU_TEST_UNSET_PW is not set");
+  const std::string missing =
+      errorOf(std::string(kMinimal) + "auth:\n  password_file: /nonexistent/readthru.pw\n");
+  EXPECT_EQ(
+      missing.rfind("test.yaml:3: auth.password_file: cannot read /nonexistent/readthru.pw", 0), 0u)
+      << missing;
+  const std::string both =
+      errorOf(std::string(kMinimal) + "auth:\n  password: hunter2\n  password_env: X\n");
+  EXPECT_NE(both.find("cannot be used together with password"), std::string::npos) << both;
+  EXPECT_EQ(both.find("hunter2"), std::string::npos);
+  EXPECT_NE(errorOf(std::string(kMinimal) + "auth:\n  users:\n    - name: app\n")
+                .find("auth.users[0].password: is required"),
+            std::string::npos);
+  const std::string twice = errorOf(std::string(kMinimal) +
+                                    "auth:\n  users:\n    - {name: a, password: p1}\n"
+                                    "    - {name: a, password: p2}\n");
+  EXPECT_NE(twice.find("user 'a' is defined twice"), std::string::npos) << twice;
+  EXPECT_NE(errorOf(std::string(kMinimal) + "auth:\n  users:\n    - {name: default, password: p}\n")
+                .find("'default' is the default user"),
+            std::string::npos);
+  EXPECT_NE(errorOf(std::string(kMinimal) + "auth: {}\n").find("needs password"),
+            std::string::npos);
+  EXPECT_NE(errorOf(std::string(kMinimal) + "auth:\n  password: \"\"\n").find("is empty"),
+            std::string::npos);
+}
+
+TEST(ConfigAuth, BackendAndPostgresPasswords) {
+  const std::string path = ::testing::TempDir() + "readthru_backend_pw_test";
+  { std::ofstream(path) << "backend-secret\r\n"; }
+  const Config cfg = loadString(
+      "backend: { seeds: [\"127.0.0.1:7000\"], username: rt, "
+      "password_file: " +
+          path +
+          " }\n"
+          "postgres: { dsn: \"host=127.0.0.1\", password: pgpw }\n",
+      "t.yaml");
+  EXPECT_EQ(cfg.backend.username, "rt");
+  EXPECT_EQ(cfg.backend.password, "backend-secret");
+  EXPECT_EQ(cfg.postgres.password, "pgpw");
+  std::remove(path.c_str());
+
+  const Config sentinel = loadString(
+      "backend:\n  mode: sentinel\n  seeds: [\"127.0.0.1:26390\"]\n"
+      "  sentinel: {master: m, username: su, password: spw}\n"
+      "  password: npw\n",
+      "t.yaml");
+  EXPECT_EQ(sentinel.backend.sentinel_username, "su");
+  EXPECT_EQ(sentinel.backend.sentinel_password, "spw");
+  EXPECT_EQ(sentinel.backend.password, "npw");
 }
 
 }  // namespace

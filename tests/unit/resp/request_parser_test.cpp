@@ -246,6 +246,35 @@ TEST(RequestParserMultibulk, DeclaredLengthsAreNotAllocated) {
   EXPECT_LE(counts.bufferedBytes(), 1024 * sizeof(std::string) + 1024);
 }
 
+TEST(RequestParserMultibulk, UnauthenticatedLimitsAsRedis) {
+  ParserLimits limits;
+  limits.unauthenticated = true;
+  const std::string ten = "*10\r\n" + [] {
+    std::string args;
+    for (int i = 0; i < 10; ++i) args += "$1\r\na\r\n";
+    return args;
+  }();
+  EXPECT_EQ(feed({ten}, limits).requests.size(), 1u);
+  expectError("*11\r\n", "Protocol error: unauthenticated multibulk length", limits);
+  const std::string big(16384, 'x');
+  expectRequest("*1\r\n$16384\r\n" + big + "\r\n", {big}, limits);
+  expectError("*1\r\n$16385\r\n", "Protocol error: unauthenticated bulk length", limits);
+  // Past the general limit the general text wins, as in Redis (checked first).
+  expectError("*1\r\n$-2\r\n", "Protocol error: invalid bulk length", limits);
+}
+
+TEST(RequestParserMultibulk, LimitsChangeBetweenRequests) {
+  ParserLimits limits;
+  limits.unauthenticated = true;
+  RequestParser parser(limits);
+  Args out;
+  std::size_t consumed = 0;
+  ASSERT_EQ(parser.parse("*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n", consumed, out), ParseStatus::kOk);
+  limits.unauthenticated = false;
+  parser.setLimits(limits);
+  EXPECT_EQ(parser.parse("*11\r\n", consumed, out), ParseStatus::kIncomplete);
+}
+
 TEST(RequestParserMultibulk, LimitsAreInclusive) {
   ParserLimits limits;
   limits.max_bulk = 5;
