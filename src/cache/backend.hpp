@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command/command_table.hpp"
+#include "config/config.hpp"
 #include "metrics/cells.hpp"
 #include "metrics/snapshot.hpp"
 #include "resp/value.hpp"
@@ -28,6 +29,12 @@ struct Command {
 // error values (resp::Type::kError) with the text the client should see.
 using ReplyCallback = std::function<void(resp::Value)>;
 
+// One Redis node by its address and role, for commands about the node itself.
+struct NodeRef {
+  config::Endpoint endpoint;
+  bool replica = false;
+};
+
 class Backend : public metrics::Source {
  public:
   // Runs `cmd` against Redis (routing, splitting, redirects and retries are the
@@ -40,6 +47,17 @@ class Backend : public metrics::Source {
   void send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity = 0) {
     const command::CommandSpec* spec = command::lookup(args);
     execute({std::move(args), spec, affinity}, std::move(done));
+  }
+
+  // The nodes the backend knows now (masters, then replicas); empty before the first map.
+  virtual std::vector<NodeRef> nodes() const { return {}; }
+  // Sends `args` to `node` itself, not where the command table would route it: readthru's
+  // own questions about one node (CONFIG GET, INFO, MEMORY DOCTOR for the doctor). `done`
+  // as for execute(), within the backend's command timeout.
+  virtual void executeOn(const NodeRef& node, std::vector<std::string> args, ReplyCallback done) {
+    (void)node;
+    (void)args;
+    done(resp::Value::error("ERR readthru: this backend cannot address a single node"));
   }
 };
 

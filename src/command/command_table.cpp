@@ -28,6 +28,8 @@ constexpr RedisSpec kRedisCommands[] = {
 // readthru's own commands, named like Redis module commands ("readthru.*") so that they
 // can never clash with a Redis command. Listed by COMMAND like any other.
 constexpr RedisSpec kReadthruCommands[] = {
+    {"readthru.doctor", 1, kAdmin | kNoScript, 0, 0, 0, "readthru",
+     "Check every Redis node's memory settings and use, and report what to fix", "0.1.0"},
     {"readthru.invalidate", -2, kWrite | kFast, 0, 0, 0, "readthru",
      "A container for readthru's cache invalidation commands", "0.1.0"},
     {"readthru.invalidate|key", -3, kWrite | kFast, 2, -1, 1, "readthru",
@@ -44,6 +46,8 @@ constexpr RedisSpec kReadthruCommands[] = {
      "Load a cached key from the database now and replace its value", "0.1.0"},
     {"readthru.reload", 1, kAdmin | kNoScript, 0, 0, 0, "readthru",
      "Re-read the config file and apply what changes without a restart, as SIGHUP does", "0.1.0"},
+    {"readthru.warm", 2, kAdmin | kNoScript, 0, 0, 0, "readthru",
+     "Load a keyspace's warm query keys into the cache now", "0.1.0"},
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -171,9 +175,11 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"move", Route::kUnsupported, "a cluster has only db 0"},
     {"migrate", Route::kUnsupported, "moving keys between nodes is the cluster's business"},
     {"restore-asking", Route::kUnsupported, "cluster-internal (slot migration)"},
+    {"readthru.doctor", Route::kLocal, "readthru's own command"},
     {"readthru.invalidate", Route::kLocal, "readthru's own command"},
     {"readthru.refresh", Route::kLocal, "readthru's own command"},
     {"readthru.reload", Route::kLocal, "readthru's own command"},
+    {"readthru.warm", Route::kLocal, "readthru's own command"},
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class Dispatcher {
   void readthruCommand(Session& session, const command::CommandSpec& spec,
                        std::vector<std::string>& args);
   void reload(Session& session);
+  void threadZeroCommand(Session& session, bool doctor, std::vector<std::string>& args);
   // introspection.cpp
   void commandCommand(std::string& out, const std::vector<std::string>& args);
   void info(std::string& out, const std::vector<std::string>& args);
