@@ -16,6 +16,11 @@ Readiness judgeReadiness(const metrics::Snapshot& snap, const ReadinessInputs& i
     if (snap.total("readthru_pg_connections_up") <= 0) {
       return {false, "PostgreSQL unreachable: no database session is connected"};
     }
+    // Keyspaces with ready_after_warm: their first warm-up has not ended (cache/warmer.hpp).
+    if (const double pending = snap.total("readthru_warm_pending"); pending > 0) {
+      return {false, "warming: " + std::to_string(static_cast<long long>(pending)) +
+                         " keyspace(s) with ready_after_warm not warmed yet"};
+    }
   }
   return {true, "ready"};
 }

@@ -21,7 +21,8 @@ struct ReadinessInputs {
 };
 
 // Not ready while draining, until every io thread knows a slot map, and, with keyspaces,
-// while no database session is up or the database breaker is open.
+// while no database session is up, the database breaker is open, or a keyspace with
+// ready_after_warm has not finished its first warm-up.
 Readiness judgeReadiness(const metrics::Snapshot& snap, const ReadinessInputs& in);
 
 }  // namespace readthru::admin

@@ -110,7 +110,13 @@ int Application::run() {
       runtime.mainIo(), static_cast<std::size_t>(cfg_.listen.threads), cfg_.keyspaces.size(),
       [&runtime](std::function<void()> done) { runtime.probeThreads(std::move(done)); });
   runtime.onTopology(
-      [&service](std::size_t thread, std::size_t nodes) { service.onTopology(thread, nodes); });
+      [&service, &runtime, known = false](std::size_t thread, std::size_t nodes) mutable {
+        service.onTopology(thread, nodes);
+        if (thread == 0 && !known) {  // the doctor and the warm-ups use thread 0's router
+          known = true;
+          runtime.backendKnown();
+        }
+      });
   runtime.start();
   service.start();
 

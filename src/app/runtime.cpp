@@ -13,9 +13,11 @@
 #include "backend/postgres/replication_stream.hpp"
 #include "backend/redis/router.hpp"
 #include "cache/cdc_applier.hpp"
+#include "cache/doctor_probe.hpp"
 #include "cache/read_through.hpp"
 #include "cache/single_flight.hpp"
 #include "cache/stream_consumer.hpp"
+#include "cache/warmer.hpp"
 #include "server/server.hpp"
 
 namespace readthru::app {
@@ -58,6 +60,7 @@ Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules
   }
   for (int i = 0; i < cfg.listen.threads; ++i) buildThread(i, cfg);
   buildInputs(cfg);
+  buildDoctorAndWarmer(cfg);
 
   std::vector<asio::io_context*> io_ptrs;
   std::vector<cache::Backend*> backend_ptrs;
@@ -223,6 +226,7 @@ void Runtime::run() {
 }
 
 void Runtime::stopInputs() {
+  if (warmer_) warmer_->stop();  // releases the warm leases for another instance
   if (stream_consumer_) stream_consumer_->stop();
   if (cdc_) cdc_->stop();
 }

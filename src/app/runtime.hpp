@@ -26,7 +26,9 @@ class DatabaseBreaker;
 }  // namespace readthru::backend::postgres
 namespace readthru::cache {
 class CdcApplier;
+class DoctorProbe;
 class ReadThrough;
+class Warmer;
 class SingleFlight;
 class StreamConsumer;
 }  // namespace readthru::cache
@@ -59,6 +61,10 @@ class Runtime {
   // of nodes in its slot map, when its first map is known and when that number changes.
   void onTopology(std::function<void(std::size_t thread, std::size_t nodes)> listener);
 
+  // On thread 0, once io thread 0 first knows the slot map: logs the doctor's report and
+  // starts the warm-ups of keyspaces with warm.on_start (their lease needs Redis).
+  void backendKnown();
+
   // On thread 0: stops the stream consumer and the CDC applier, at the start of a drain:
   // a leader's lease then runs out while this instance drains, and another takes over.
   void stopInputs();
@@ -84,6 +90,8 @@ class Runtime {
  private:
   void buildThread(int index, const config::Config& cfg);
   void buildInputs(const config::Config& cfg);
+  // doctor_runtime.cpp: the doctor and the warmer, on thread 0, and their command hooks.
+  void buildDoctorAndWarmer(const config::Config& cfg);
   // A pool for io thread `io` running `rules`' statements, with its share of `pg`'s
   // totals, reporting to `target`. Nothing connects before its start().
   std::shared_ptr<backend::postgres::Pool> makePool(boost::asio::io_context& io,
@@ -114,6 +122,8 @@ class Runtime {
   std::vector<std::unique_ptr<cache::ReadThrough>> read_throughs_;
   std::unique_ptr<cache::StreamConsumer> stream_consumer_;
   std::unique_ptr<cache::CdcApplier> cdc_;
+  std::unique_ptr<cache::DoctorProbe> doctor_;
+  std::unique_ptr<cache::Warmer> warmer_;   // with keyspaces
   std::unique_ptr<server::Server> server_;  // destroyed first
 };
 

@@ -16,9 +16,13 @@ using command::CommandSpec;
 // The fan-outs that wipe or rewrite every master (or every cached key of a glob). Commands
 // Redis flags `admin` (CONFIG SET, CONFIG GET, DEBUG...) are admin-only as well; the rest of
 // @dangerous (INFO, KEYS, CLIENT LIST...) is left to the user's own rules, as in Redis.
-constexpr std::array<std::string_view, 7> kAdminOnlyFanOuts{
-    "flushall",         "flushdb",         "script|flush", "function|flush", "function|delete",
-    "function|restore", "readthru.invalidate|pattern"};
+constexpr std::array<std::string_view, 7> kAdminOnlyFanOuts{"flushall",
+                                                            "flushdb",
+                                                            "script|flush",
+                                                            "function|flush",
+                                                            "function|delete",
+                                                            "function|restore",
+                                                            "readthru.invalidate|pattern"};
 
 std::size_t indexOf(const CommandSpec& spec) {
   return static_cast<std::size_t>(&spec - command::allCommands().data());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command/command_table.hpp"
+#include "config/config.hpp"
 #include "metrics/cells.hpp"
 #include "metrics/snapshot.hpp"
 #include "resp/value.hpp"
@@ -28,7 +29,13 @@ struct Command {
 // error values (resp::Type::kError) with the text the client should see.
 using ReplyCallback = std::function<void(resp::Value)>;
 
-// One node's answer to a command sent to every node (Backend::executeOnEveryNode).
+// One Redis node by its address and role, for commands about the node itself.
+struct NodeRef {
+  config::Endpoint endpoint;
+  bool replica = false;
+};
+
+// One node's answer to a command sent to every node (askEveryNode()).
 struct NodeReply {
   std::string node;  // "host:port"
   bool replica = false;
@@ -43,19 +50,30 @@ class Backend : public metrics::Source {
   // answer is known at once (a malformed command, no reachable node).
   virtual void execute(Command cmd, ReplyCallback done) = 0;
 
-  // Sends `args` to every master of the current topology (and, with `replicas`, every
-  // replica) and hands back each node's answer, for figures readthru sums itself (INFO)
-  // or judges per node (the doctor). Each answer is bounded by the backend's timeouts;
-  // with no topology known yet `done` gets an empty list.
-  virtual void executeOnEveryNode(std::vector<std::string> args, bool replicas,
-                                  NodeRepliesCallback done) = 0;
-
   // A command of readthru's own (looked up in the command table). Affinity 0 puts all of a
   // thread's own commands to a node on one connection, so they run in the order sent.
   void send(std::vector<std::string> args, ReplyCallback done, std::uint64_t affinity = 0) {
     const command::CommandSpec* spec = command::lookup(args);
     execute({std::move(args), spec, affinity}, std::move(done));
   }
+
+  // The nodes the backend knows now (masters, then replicas); empty before the first map.
+  virtual std::vector<NodeRef> nodes() const { return {}; }
+  // Sends `args` to `node` itself, not where the command table would route it: readthru's
+  // own questions about one node (CONFIG GET, INFO, MEMORY DOCTOR for the doctor). `done`
+  // as for execute(), within the backend's command timeout.
+  virtual void executeOn(const NodeRef& node, std::vector<std::string> args, ReplyCallback done) {
+    (void)node;
+    (void)args;
+    done(resp::Value::error("ERR readthru: this backend cannot address a single node"));
+  }
 };
+
+// Sends `args` to every master the backend knows (and, with `replicas`, every replica)
+// through executeOn() and hands back each node's answer, for figures readthru sums itself
+// (INFO). Each answer is bounded by the backend's timeouts; with no topology known yet
+// `done` gets an empty list.
+void askEveryNode(Backend& backend, const std::vector<std::string>& args, bool replicas,
+                  NodeRepliesCallback done);
 
 }  // namespace readthru::cache

@@ -1,5 +1,6 @@
 #include "cache/cdc_applier.hpp"
 
+#include "cache/lease_scripts.hpp"
 #include "common/log.hpp"
 
 namespace readthru::cache {
@@ -9,13 +10,8 @@ using Clock = std::chrono::steady_clock;
 constexpr Millis kRetry{1000};
 constexpr std::size_t kMaxMerged = 1000;  // transactions applied in one go
 
-// Renews the lease only while it is still ours.
-constexpr const char* kRenewScript =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
-constexpr const char* kReleaseScript =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end "
-    "return 0";
+constexpr const char* kRenewScript = kRenewLeaseScript;
+constexpr const char* kReleaseScript = kReleaseLeaseScript;
 
 using metrics::Family;
 using metrics::Kind;

@@ -392,6 +392,16 @@ void ReadThrough::mget(Command cmd, ReplyCallback done) {
   });
 }
 
+void ReadThrough::warm(const std::string& name, std::string key, LoadedCallback done) {
+  GenerationPtr gen = slot_.current();
+  const Keyspace* ks = gen->keyspace(name);
+  if (ks == nullptr) {
+    done(Loaded::failed("ERR readthru: no keyspace named '" + name + "'"));
+    return;
+  }
+  fills_.fetch(gen, *ks, std::move(key), /*redis_ok=*/true, std::move(done));
+}
+
 void ReadThrough::refresh(std::string key, std::uint64_t client_id, ReplyCallback done) {
   std::vector<std::string_view> caps;
   GenerationPtr gen = slot_.current();

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -112,6 +113,17 @@ class ReadThrough : public metrics::Source {
   // READTHRU.REFRESH: invalidates `key` and loads it again at once. `done` gets what GET
   // (HGETALL for a hash keyspace) would answer after the reload.
   void refresh(std::string key, std::uint64_t client_id, ReplyCallback done);
+
+  // Warm-up (cache/warmer.hpp): loads `key` of keyspace `name` as a miss would (the
+  // lease, the keyspace's batch, the fill script, its TTL); a key Redis holds already is
+  // left as it is. `done` gets the outcome on this thread.
+  void warm(const std::string& name, std::string key, LoadedCallback done);
+  // The state of keyspace `name` now, or nullopt when there is none.
+  std::optional<Keyspace::State> keyspaceState(const std::string& name) const {
+    const Keyspace* ks = slot_.current()->keyspace(name);
+    if (ks == nullptr) return std::nullopt;
+    return ks->state();
+  }
 
   // Any thread: the read path's, the fills', the invalidations' and the loaders' metrics.
   void collect(metrics::Sink& sink) const override;

@@ -34,6 +34,9 @@ constexpr RedisSpec kRedisCommands[] = {
 // users run those, see auth/permissions.hpp).
 constexpr std::uint32_t kRt = kCatReadthru;
 constexpr RedisSpec kReadthruCommands[] = {
+    {"readthru.doctor", 1, kAdmin | kNoScript, 0, 0, 0, kRt | kCatAdmin | kCatSlow | kCatDangerous,
+     "readthru", "Check every Redis node's memory settings and use, and report what to fix",
+     "0.1.0"},
     {"readthru.invalidate", -2, kWrite | kFast, 0, 0, 0, kRt | kCatWrite | kCatFast, "readthru",
      "A container for readthru's cache invalidation commands", "0.1.0"},
     {"readthru.invalidate|key", -3, kWrite | kFast, 2, -1, 1, kRt | kCatWrite | kCatFast,
@@ -55,6 +58,8 @@ constexpr RedisSpec kReadthruCommands[] = {
      "0.1.0"},
     {"readthru.stats", -1, kReadonly | kFast, 0, 0, 0, kRt | kCatRead | kCatFast, "readthru",
      "One keyspace's figures (hits, misses, loads...), or every keyspace's", "0.1.0"},
+    {"readthru.warm", 2, kAdmin | kNoScript, 0, 0, 0, kRt | kCatAdmin | kCatSlow | kCatDangerous,
+     "readthru", "Load a keyspace's warm query keys into the cache now", "0.1.0"},
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -183,10 +188,12 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"move", Route::kUnsupported, "a cluster has only db 0"},
     {"migrate", Route::kUnsupported, "moving keys between nodes is the cluster's business"},
     {"restore-asking", Route::kUnsupported, "cluster-internal (slot migration)"},
+    {"readthru.doctor", Route::kLocal, "readthru's own command"},
     {"readthru.invalidate", Route::kLocal, "readthru's own command"},
     {"readthru.refresh", Route::kLocal, "readthru's own command"},
     {"readthru.reload", Route::kLocal, "readthru's own command"},
     {"readthru.stats", Route::kLocal, "readthru's own command"},
+    {"readthru.warm", Route::kLocal, "readthru's own command"},
 };
 
 // ---------------------------------------------------------------------------------------------

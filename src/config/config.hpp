@@ -113,6 +113,16 @@ struct InvalidateRule {
   bool operator==(const InvalidateRule&) const = default;
 };
 
+// A keyspace's `warm:` entry: keys loaded into the cache ahead of reads (cache/warmer.hpp).
+// `query` returns one row per key, one column per capture of the pattern, in order.
+struct WarmConfig {
+  std::string query;
+  bool on_start = false;
+  int rate = 0;   // keys per second at most; 0: as fast as the loads go
+  int batch = 0;  // keys per batch; 0: the batcher's maximum (1,000)
+  bool operator==(const WarmConfig&) const = default;
+};
+
 // One read-through rule, as written. Only its shape is checked here (required keys, types,
 // ranges); cache::KeyspaceRules compiles the pattern and checks the rules against each
 // other, and the database checks the SQL. `origin` ("file:line") lets those later checks
@@ -152,6 +162,9 @@ struct KeyspaceConfig {
   Millis stale_if_error{0};
   std::vector<std::string> tags;  // templates: "user:<id>" from captures or result columns
   std::vector<InvalidateRule> invalidate;
+  std::optional<WarmConfig> warm;
+  // /readyz waits until this keyspace's first warm-up has ended (needs warm.on_start).
+  bool ready_after_warm = false;
   // Every field, `origin` included: config_diff.hpp compares rules without their origins.
   bool operator==(const KeyspaceConfig&) const = default;
 };

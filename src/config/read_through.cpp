@@ -95,7 +95,9 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
                "refresh_ahead",
                "refresh_beta",
                "stale_while_revalidate",
-               "stale_if_error"});
+               "stale_if_error",
+               "warm",
+               "ready_after_warm"});
   KeyspaceConfig ks;
   ks.origin = r.where(node);
   auto required = [&](const char* name) {
@@ -190,6 +192,7 @@ KeyspaceConfig readKeyspace(const Reader& r, const YAML::Node& node, const std::
           readInvalidate(r, n[i], key + ".invalidate[" + std::to_string(i) + "]"));
     }
   }
+  readWarm(r, node, key, ks);
   return ks;
 }
 

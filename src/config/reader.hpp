@@ -129,6 +129,9 @@ void readAuth(const Reader& r, const YAML::Node& node, AuthConfig& out);
 // read_through.cpp: the `postgres:` and `keyspaces:` sections.
 void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out);
 void readKeyspaces(const Reader& r, const YAML::Node& node, std::vector<KeyspaceConfig>& out);
+// warm.cpp: a keyspace's `warm:` entry and `ready_after_warm`, into `ks`.
+void readWarm(const Reader& r, const YAML::Node& keyspace, const std::string& key,
+              KeyspaceConfig& ks);
 void readCdc(const Reader& r, const YAML::Node& node, CdcConfig& out);
 void readInvalidationStream(const Reader& r, const YAML::Node& node, InvalidationStreamConfig& out);
 

@@ -97,15 +97,15 @@ void BackendInfoCache::get(std::function<void(const BackendTotals&)> done) {
   }
   waiting_.push_back(std::move(done));
   if (waiting_.size() > 1) return;  // a fetch is out
-  backend_.executeOnEveryNode({"INFO", "memory", "stats", "keyspace"}, /*replicas=*/true,
-                              [this](std::vector<cache::NodeReply> replies) {
-                                totals_ = sumBackendInfo(replies);
-                                fetched_ = std::chrono::steady_clock::now();
-                                have_ = true;
-                                auto waiting = std::move(waiting_);
-                                waiting_.clear();
-                                for (auto& w : waiting) w(totals_);
-                              });
+  cache::askEveryNode(backend_, {"INFO", "memory", "stats", "keyspace"}, /*replicas=*/true,
+                      [this](std::vector<cache::NodeReply> replies) {
+                        totals_ = sumBackendInfo(replies);
+                        fetched_ = std::chrono::steady_clock::now();
+                        have_ = true;
+                        auto waiting = std::move(waiting_);
+                        waiting_.clear();
+                        for (auto& w : waiting) w(totals_);
+                      });
 }
 
 }  // namespace readthru::server

@@ -78,6 +78,12 @@ struct Limits {
 using ReloadHook = std::function<void(boost::asio::io_context& reply_on,
                                       std::function<void(std::string error)> done)>;
 
+// READTHRU.DOCTOR and READTHRU.WARM: `args` are the command's; the work runs on io thread
+// 0, and `done` runs later on `reply_on` (the asking connection's thread) with the reply.
+using CommandHook =
+    std::function<void(boost::asio::io_context& reply_on, std::vector<std::string> args,
+                       std::function<void(resp::Value)> done)>;
+
 struct ServerContext {
   // As readthru started. Its limits (max_clients, idle_timeout, output_limit,
   // query_buffer_limit) are read from `limits`, which a reload changes.
@@ -98,7 +104,8 @@ struct ServerContext {
   std::vector<std::unique_ptr<SessionList>> sessions;
   // Every metric source, for INFO, /metrics and READTHRU.STATS (all io threads).
   metrics::Registry metrics;
-  ReloadHook reload;  // set before the io threads run
+  ReloadHook reload;         // set before the io threads run
+  CommandHook doctor, warm;  // set before the io threads run; warm only with keyspaces
 };
 
 }  // namespace readthru::server

@@ -47,6 +47,7 @@ class Dispatcher {
                        std::vector<std::string>& args);
   void reload(Session& session);
   void stats(Session& session, const std::vector<std::string>& args);
+  void threadZeroCommand(Session& session, bool doctor, std::vector<std::string>& args);
   // introspection.cpp
   void commandCommand(std::string& out, const std::vector<std::string>& args);
   // INFO: backend sums are fetched (or taken from the cache) before the reply.

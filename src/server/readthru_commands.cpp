@@ -23,10 +23,12 @@ enum class Action : std::uint8_t {
   kInvalidatePattern,
   kRefresh,
   kStats,
+  kDoctor,
+  kWarm,
 };
 
 // The command table's names (command/redis_commands.inc) of readthru's own commands.
-constexpr std::array<std::pair<std::string_view, Action>, 7> kActions{{
+constexpr std::array<std::pair<std::string_view, Action>, 9> kActions{{
     {"readthru.reload", Action::kReload},
     {"readthru.invalidate|key", Action::kInvalidateKey},
     {"readthru.invalidate|tag", Action::kInvalidateTag},
@@ -34,6 +36,8 @@ constexpr std::array<std::pair<std::string_view, Action>, 7> kActions{{
     {"readthru.invalidate|pattern", Action::kInvalidatePattern},
     {"readthru.refresh", Action::kRefresh},
     {"readthru.stats", Action::kStats},
+    {"readthru.doctor", Action::kDoctor},
+    {"readthru.warm", Action::kWarm},
 }};
 
 std::optional<Action> actionOf(std::string_view name) {
@@ -60,6 +64,10 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     reload(session);
     return;
   }
+  if (*action == Action::kDoctor || *action == Action::kWarm) {
+    threadZeroCommand(session, *action == Action::kDoctor, args);
+    return;
+  }
   if (read_through_ == nullptr) {
     stats_.error_replies.add();
     resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
@@ -72,6 +80,8 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
   };
   switch (*action) {
     case Action::kReload:
+    case Action::kDoctor:
+    case Action::kWarm:
       return;  // answered above
     case Action::kInvalidateKey:
       read_through_->invalidateKeys(rest(), session.info().id, session.replyLater());
@@ -135,6 +145,18 @@ void Dispatcher::reload(Session& session) {
     reply(error.empty() ? resp::Value::simple("OK")
                         : resp::Value::error("ERR readthru: reload rejected: " + error));
   });
+}
+
+// READTHRU.DOCTOR and READTHRU.WARM run on io thread 0 (the doctor and the warmer live
+// there); the answer comes back to this connection's thread, which may have closed it.
+void Dispatcher::threadZeroCommand(Session& session, bool doctor, std::vector<std::string>& args) {
+  const CommandHook& hook = doctor ? ctx_.doctor : ctx_.warm;
+  if (!hook) {
+    stats_.error_replies.add();
+    resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
+    return;
+  }
+  hook(io_, std::move(args), session.replyLater());
 }
 
 }  // namespace readthru::server

@@ -225,43 +225,6 @@ void Router::executeFanOut(cache::Command cmd, cache::ReplyCallback done) {
   }
 }
 
-void Router::executeOnEveryNode(std::vector<std::string> args, bool replicas,
-                                cache::NodeRepliesCallback done) {
-  struct Gathered {
-    std::size_t remaining = 0;
-    std::vector<cache::NodeReply> replies;
-    cache::NodeRepliesCallback done;
-  };
-  auto g = std::make_shared<Gathered>();
-  for (const Shard& shard : map_.shards()) {
-    g->replies.push_back({shard.master.str(), false, {}});
-    if (!replicas) continue;
-    for (const auto& r : shard.replicas) g->replies.push_back({r.str(), true, {}});
-  }
-  if (g->replies.empty()) {
-    done({});
-    return;
-  }
-  g->remaining = g->replies.size();
-  g->done = std::move(done);
-  // Endpoints first: sendTo() may answer at once, and the list must be whole by then.
-  std::vector<std::pair<config::Endpoint, bool>> targets;
-  for (const Shard& shard : map_.shards()) {
-    targets.emplace_back(shard.master, false);
-    if (!replicas) continue;
-    for (const auto& r : shard.replicas) targets.emplace_back(r, true);
-  }
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    auto req = std::make_shared<Request>();
-    req->args = args;
-    req->done = [g, i](resp::Value v) {
-      g->replies[i].reply = std::move(v);
-      if (--g->remaining == 0) g->done(std::move(g->replies));
-    };
-    sendTo(targets[i].first, targets[i].second, 0, std::move(req), /*asking=*/false);
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // SCAN across masters. The client's cursor packs the master's own cursor and which
 // master is being walked: cursor = inner * masters + index. Masters are taken in slot

@@ -225,6 +225,30 @@ void Router::sendToSlot(std::uint16_t slot, RequestPtr req) {
   }
 }
 
+std::vector<cache::NodeRef> Router::nodes() const {
+  std::vector<cache::NodeRef> out;
+  for (const Shard& s : map_.shards()) out.push_back({s.master, false});
+  for (const Shard& s : map_.shards()) {
+    for (const config::Endpoint& r : s.replicas) out.push_back({r, true});
+  }
+  return out;
+}
+
+// Straight to the node's connection: no slot, no redirect to follow (the command is about
+// the node). Affinity 0, so these queue behind nothing of a client's.
+void Router::executeOn(const cache::NodeRef& node, std::vector<std::string> args,
+                       cache::ReplyCallback done) {
+  if (stopped_) {
+    done(resp::Value::error("ERR readthru: stopping"));
+    return;
+  }
+  connection(node.endpoint, node.replica ? NodeKind::kReplica : NodeKind::kMaster, 0)
+      .send(args, [this, done = std::move(done)](resp::Value v) {
+        if (v.isFault()) countFault(v);
+        done(std::move(v));
+      });
+}
+
 void Router::sendToAnyMaster(RequestPtr req) {
   const auto& shards = map_.shards();
   const Shard& shard = shards[any_node_rr_++ % shards.size()];

@@ -54,8 +54,9 @@ class Router : public cache::Backend {
   }
 
   void execute(cache::Command cmd, cache::ReplyCallback done) override;
-  void executeOnEveryNode(std::vector<std::string> args, bool replicas,
-                          cache::NodeRepliesCallback done) override;
+  std::vector<cache::NodeRef> nodes() const override;
+  void executeOn(const cache::NodeRef& node, std::vector<std::string> args,
+                 cache::ReplyCallback done) override;
   void collect(metrics::Sink& sink) const override;
 
  private:

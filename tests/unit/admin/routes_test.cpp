@@ -81,6 +81,25 @@ TEST(Readiness, EachReasonInItsTurn) {
   EXPECT_EQ(r.reason.rfind("draining", 0), 0u);
 }
 
+constexpr metrics::Family kWarmPending{"readthru_warm_pending", metrics::Kind::kGauge, "t"};
+
+struct Warming : State {
+  double pending = 1;
+  void collect(metrics::Sink& sink) const override {
+    State::collect(sink);
+    sink.add(kWarmPending, pending);
+  }
+};
+
+TEST(Readiness, WaitsForTheFirstWarmUp) {
+  Warming s;
+  Readiness r = judgeReadiness(metrics::snapshotOf(s), {2, true, false});
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.reason, "warming: 1 keyspace(s) with ready_after_warm not warmed yet");
+  s.pending = 0;
+  EXPECT_TRUE(judgeReadiness(metrics::snapshotOf(s), {2, true, false}).ready);
+}
+
 constexpr metrics::Family kHits{"readthru_cache_hits_total", metrics::Kind::kCounter, "t"};
 constexpr metrics::Family kMisses{"readthru_cache_misses_total", metrics::Kind::kCounter, "t"};
 constexpr metrics::Family kBreaker{"readthru_backend_breaker_open", metrics::Kind::kGauge, "t"};
