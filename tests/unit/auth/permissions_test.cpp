@@ -126,7 +126,7 @@ TEST(Permissions, BadRulesAreErrorsThatNameThem) {
 }
 
 TEST(Permissions, AdminOnlyFollowsTheTable) {
-  EXPECT_TRUE(adminOnly(*command::lookupName("flushall")));      // a fan-out that wipes
+  EXPECT_TRUE(adminOnly(*command::lookupName("flushall")));  // a fan-out that wipes
   EXPECT_TRUE(adminOnly(*command::lookupName("readthru.invalidate|pattern")));
   EXPECT_FALSE(adminOnly(*command::lookupName("info")));  // @dangerous, but a read
   EXPECT_FALSE(adminOnly(*command::lookupName("keys")));
