@@ -17,6 +17,7 @@
 #include "cache/keyspace_rules.hpp"
 #include "common/log.hpp"
 #include "metrics/render.hpp"
+#include "tls/context.hpp"
 
 namespace readthru::app {
 namespace {
@@ -84,7 +85,20 @@ int Application::run() {
     if (wantsCdc(cfg_) && !checkCdcAtStart(cfg_, rules)) return 2;
   }
 
-  Runtime runtime(cfg_, rules);
+  // The TLS files are read now: one that cannot be used stops readthru, named with
+  // OpenSSL's reason.
+  auto contexts = tls::contexts(cfg_);
+  if (!contexts) {
+    spdlog::critical("{}", contexts.error().message);
+    return 2;
+  }
+  if (contexts->listen) {
+    spdlog::info("listen.tls: serving certificate {}", tls::describeCertificate(*contexts->listen));
+  }
+  if (contexts->backend && !contexts->backend->verify) {
+    spdlog::warn("backend.tls.verify is off: Redis's certificates are not checked");
+  }
+  Runtime runtime(cfg_, rules, *contexts);
   try {
     runtime.listen();
   } catch (const std::exception& e) {

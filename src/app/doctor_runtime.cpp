@@ -25,6 +25,9 @@ constexpr Millis kWarmStatementTimeout{60000};
 cache::Warmer::QueryRunner warmQueries(asio::io_context& io, const config::PostgresConfig& pg) {
   backend::postgres::SimpleConnection::Options o;
   o.dsn = pg.dsn;
+  // The warm queries' own session: the same credentials and TLS as the loaders'.
+  o.password = pg.password;
+  o.tls = pg.tls;
   o.connect_timeout = pg.connect_timeout;
   o.statement_timeout = kWarmStatementTimeout;
   return [&io, o](const std::string& sql, std::function<void(Result<cache::RowSet>)> done) {

@@ -56,6 +56,14 @@ Reloader::Outcome Reloader::prepare(const config::Config& running) {
   if (auto users = auth::UserTable::build(p.next.auth); !users) {
     return {std::nullopt, users.error().message};
   }
+  // Every reload re-reads the certificate and key, changed names or not: renewing them in
+  // place and sending SIGHUP is how they are rotated. One that cannot be used rejects the
+  // reload, and the running context keeps serving.
+  if (running.listen.tls.enabled && p.next.listen.tls.enabled) {
+    auto built = tls::serverContext(p.next.listen.tls);
+    if (!built) return {std::nullopt, built.error().message};
+    p.listen_tls = std::move(*built);
+  }
   if (!p.diff.keyspacesChanged()) return {std::move(p), ""};
   auto built = cache::KeyspaceRules::build(p.next.keyspaces);
   if (!built) return {std::nullopt, built.error().message};
@@ -64,6 +72,7 @@ Reloader::Outcome Reloader::prepare(const config::Config& running) {
     config::PostgresConfig pg = p.next.postgres;
     pg.dsn = running.postgres.dsn;
     pg.password = running.postgres.password;
+    pg.tls = running.postgres.tls;
     const RulesCheck check = checkRules(pg, *p.rules);
     if (!check.failures.empty()) return {std::nullopt, config::joinNames(check.failures)};
     if (!check.reached) {
@@ -92,6 +101,11 @@ void Reloader::apply(Prepared p) {
   config::Config next = config::keepRestartOnly(running_, std::move(p.next));
   runtime_.context().limits.set(next.listen);
   runtime_.context().auth.configure(next.auth);  // compiled in prepare(): cannot fail here
+  if (p.listen_tls) {
+    spdlog::info("reload: listen.tls: new connections get certificate {}",
+                 tls::describeCertificate(*p.listen_tls));
+    runtime_.context().tls = std::move(p.listen_tls);  // on io thread 0, as the acceptor
+  }
   drain_.setTimeout(next.listen.drain_timeout);
   auto done = [this, d, next]() mutable {
     spdlog::info("reload: {}", summary(d));

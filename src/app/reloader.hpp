@@ -28,6 +28,7 @@
 #include "cache/keyspace_rules.hpp"
 #include "config/config.hpp"
 #include "config/config_diff.hpp"
+#include "tls/context.hpp"
 
 namespace readthru::app {
 
@@ -57,6 +58,8 @@ class Reloader {
     config::Config next;
     config::ConfigDiff diff;
     std::shared_ptr<cache::KeyspaceRules> rules;  // set when the keyspaces changed
+    // With listen.tls on before and after: its files read again, for new connections.
+    std::shared_ptr<tls::Context> listen_tls;
   };
   struct Outcome {
     std::optional<Prepared> prepared;

@@ -35,13 +35,16 @@ std::string randomHex40() {
 
 }  // namespace
 
-Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules)
+Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules,
+                 tls::Contexts tls)
     : rules_(std::move(rules)),
+      backend_tls_(std::move(tls.backend)),
       prepared_(std::make_shared<PreparedTarget>(rules_)),
       flights_(std::make_unique<cache::SingleFlight>()),
       gutter_(std::make_unique<cache::Gutter>(
           cache::Gutter::Options{cfg.gutter.max_memory, cfg.gutter.ttl})) {
   ctx_.listen = cfg.listen;
+  ctx_.tls = std::move(tls.listen);
   ctx_.limits.set(cfg.listen);
   // Application::check() compiled these already; a failure here is a bug, not a config.
   if (auto error = ctx_.auth.configure(cfg.auth)) throw std::logic_error(*error);
@@ -82,8 +85,8 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
 
   ios_.push_back(std::make_unique<asio::io_context>(1));
   asio::io_context& io = *ios_.back();
-  routers_.push_back(
-      std::make_unique<backend::redis::Router>(io, cfg.backend, per_thread, breakers_));
+  routers_.push_back(std::make_unique<backend::redis::Router>(io, cfg.backend, per_thread,
+                                                              breakers_, backend_tls_));
   ctx_.stats.push_back(std::make_unique<server::ThreadStats>());
   ctx_.metrics.add(ctx_.stats.back().get());
   ctx_.sessions.push_back(std::make_unique<server::SessionList>());

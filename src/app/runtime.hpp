@@ -15,6 +15,7 @@
 #include "cache/keyspace_rules.hpp"
 #include "config/config.hpp"
 #include "server/context.hpp"
+#include "tls/context.hpp"
 
 namespace readthru::backend::redis {
 class BreakerTable;
@@ -43,7 +44,9 @@ class PreparedTarget;
 class Runtime {
  public:
   // `rules` is null without keyspaces. Builds everything; starts nothing.
-  Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules);
+  // `tls`: the contexts built from the config at start (tls::contexts), null where off.
+  Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules> rules,
+          tls::Contexts tls = {});
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -100,6 +103,7 @@ class Runtime {
                                                     std::shared_ptr<PreparedTarget> target) const;
 
   std::shared_ptr<cache::KeyspaceRules> rules_;
+  std::shared_ptr<const tls::ClientTls> backend_tls_;  // backend.tls, shared by every router
   // Where the pools report what the database said of each statement: the newest rules
   // with the same statements (pools outlive a reload that keeps the SQL).
   std::shared_ptr<PreparedTarget> prepared_;

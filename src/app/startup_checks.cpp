@@ -55,6 +55,7 @@ backend::postgres::ReplicationStream::Options streamOptions(const config::Config
   backend::postgres::ReplicationStream::Options o;
   o.dsn = cfg.postgres.dsn;
   o.password = cfg.postgres.password;
+  o.tls = cfg.postgres.tls;
   o.slot = cfg.cdc.slot;
   o.publication = cfg.cdc.publication;
   o.tables = std::move(tables);

@@ -17,7 +17,7 @@ void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
   r.requireMap(node, "listen");
   r.allowOnly(node, "listen",
               {"address", "port", "threads", "max_clients", "idle_timeout", "output_limit",
-               "query_buffer_limit", "drain_timeout", "announce"});
+               "query_buffer_limit", "drain_timeout", "announce", "tls"});
   if (auto n = node["address"]) out.address = r.scalar(n, "listen.address");
   if (auto n = node["port"])
     out.port = static_cast<std::uint16_t>(r.integer(n, "listen.port", 1, 65535));
@@ -43,6 +43,7 @@ void readListen(const Reader& r, const YAML::Node& node, ListenConfig& out) {
       r.fail(n, "listen.drain_timeout", "must be at most 1d");
   }
   if (auto n = node["announce"]) out.announce = r.scalar(n, "listen.announce");
+  if (auto n = node["tls"]) readListenTls(r, n, out.tls);
 }
 
 void readBreaker(const Reader& r, const YAML::Node& node, BreakerConfig& out) {
@@ -84,10 +85,11 @@ void readBreaker(const Reader& r, const YAML::Node& node, BreakerConfig& out) {
 
 void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
   r.requireMap(node, "backend");
-  r.allowOnly(node, "backend",
-              {"mode", "seeds", "sentinel", "username", "password", "password_env", "password_file",
-               "read_from_replicas", "connect_timeout", "command_timeout", "node_timeout",
-               "connections_per_node", "max_queued_requests", "max_queued_bytes", "breaker"});
+  r.allowOnly(
+      node, "backend",
+      {"mode", "seeds", "sentinel", "username", "password", "password_env", "password_file",
+       "read_from_replicas", "connect_timeout", "command_timeout", "node_timeout",
+       "connections_per_node", "max_queued_requests", "max_queued_bytes", "breaker", "tls"});
   if (auto n = node["mode"]) {
     const std::string mode = r.scalar(n, "backend.mode");
     if (mode == "cluster")
@@ -159,6 +161,7 @@ void readBackend(const Reader& r, const YAML::Node& node, BackendConfig& out) {
     if (out.max_queued_bytes < 1024) r.fail(n, "backend.max_queued_bytes", "must be at least 1kb");
   }
   if (auto n = node["breaker"]) readBreaker(r, n, out.breaker);
+  if (auto n = node["tls"]) readBackendTls(r, n, out.tls);
 }
 
 void readGutter(const Reader& r, const YAML::Node& node, GutterConfig& out) {

@@ -20,6 +20,21 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// listen.tls: clients connect with TLS. listen.port then speaks TLS only: one port, whose
+// security is known (docs/operations.md says why there is no second, plain one). The files
+// are read at start and again by every reload.
+struct ListenTlsConfig {
+  bool enabled = false;
+  std::string cert;  // PEM: the server's certificate (chain)
+  std::string key;   // PEM: its private key
+  std::string ca;    // PEM: the CA client certificates are checked against; required with
+                     // require_client_cert
+  bool require_client_cert = false;
+  // A client that has not finished its handshake by then is dropped (and counted).
+  Millis handshake_timeout{10000};
+  bool operator==(const ListenTlsConfig&) const = default;
+};
+
 struct ListenConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 6380;
@@ -34,6 +49,7 @@ struct ListenConfig {
   // clients still waiting are closed. 0: close them at once.
   Millis drain_timeout{10000};
   std::string announce;  // address given in CLUSTER SLOTS/NODES; defaults to `address`
+  ListenTlsConfig tls;
 };
 
 enum class BackendMode { kCluster, kStandalone, kSentinel };
@@ -48,6 +64,21 @@ struct BreakerConfig {
   Millis open_time{1000};  // first open period; doubles on each failed probe
   Millis max_open_time{30000};
   bool operator==(const BreakerConfig&) const = default;
+};
+
+// backend.tls: every connection to Redis (nodes, sentinels, the sentinel subscription) is
+// TLS, its handshake within backend.connect_timeout.
+struct BackendTlsConfig {
+  bool enabled = false;
+  std::string ca;    // PEM: the CA the servers' certificates are checked against; empty: the
+                     // system's
+  std::string cert;  // PEM: a client certificate, for servers that ask for one (optional)
+  std::string key;   // its private key; given with cert
+  // The name checked in the servers' certificates and sent as SNI; empty: each node's own
+  // host (a name or an IP address, as the seeds and the cluster's slot map give it).
+  std::string server_name;
+  bool verify = true;  // false: encrypted, but any certificate is accepted
+  bool operator==(const BackendTlsConfig&) const = default;
 };
 
 struct BackendConfig {
@@ -68,6 +99,7 @@ struct BackendConfig {
   std::uint64_t max_queued_requests = 100000;         // per connection, sent or waiting
   std::uint64_t max_queued_bytes = 64 * 1024 * 1024;  // per connection, not yet written
   BreakerConfig breaker;
+  BackendTlsConfig tls;
 };
 
 // The database that keyspaces load from. `enabled` is false when the file has no
@@ -82,12 +114,23 @@ struct DatabaseBreakerConfig {
   bool operator==(const DatabaseBreakerConfig&) const = default;
 };
 
+// postgres.sslmode and friends, given to libpq as its own keywords (after the DSN, so they
+// win over what it says). Empty: the DSN's or libpq's default (sslmode prefer).
+struct PostgresTlsConfig {
+  std::string sslmode;  // disable, allow, prefer, require, verify-ca or verify-full
+  std::string sslrootcert;
+  std::string sslcert;
+  std::string sslkey;
+  bool operator==(const PostgresTlsConfig&) const = default;
+};
+
 struct PostgresConfig {
   bool enabled = false;
   std::string dsn;  // from `dsn` or the variable named by `dsn_env`
   // Secret, given to libpq apart from the DSN (which then needs none): from `password`,
   // `password_env` or `password_file`. Empty: whatever the DSN or PGPASSWORD says.
   std::string password;
+  PostgresTlsConfig tls;
   int pool_size = 4;
   Millis statement_timeout{1000};
   Millis connect_timeout{2000};

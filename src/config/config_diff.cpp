@@ -29,6 +29,19 @@ constexpr Setting field(std::string_view name, Takes takes) {
           [](const Config& from, Config& to) { to.*Section.*Field = from.*Section.*Field; }};
 }
 
+// listen.tls as a whole: whether listen.port speaks TLS is fixed at start. When that does
+// not change, the row below it applies the rest (files and checks) to new connections.
+constexpr Setting kListenTlsOnOff{
+    "listen.tls", Takes::kRestart,
+    [](const Config& a, const Config& b) { return a.listen.tls.enabled != b.listen.tls.enabled; },
+    [](const Config& from, Config& to) { to.listen.tls = from.listen.tls; }};
+constexpr Setting kListenTlsFiles{
+    "listen.tls.*", Takes::kNow,
+    [](const Config& a, const Config& b) {
+      return a.listen.tls.enabled == b.listen.tls.enabled && a.listen.tls != b.listen.tls;
+    },
+    [](const Config& from, Config& to) { to.listen.tls = from.listen.tls; }};
+
 using C = Config;
 using L = ListenConfig;
 using B = BackendConfig;
@@ -48,6 +61,10 @@ constexpr std::array kSettings{
     field<&C::listen, &L::query_buffer_limit>("listen.query_buffer_limit", Takes::kNow),
     field<&C::listen, &L::drain_timeout>("listen.drain_timeout", Takes::kNow),
     field<&C::listen, &L::announce>("listen.announce", Takes::kRestart),
+    kListenTlsOnOff,
+    // New connections use the TLS context built by the reload (app/reloader.cpp), which
+    // re-reads the files even when this row sees no change (a certificate renewed in place).
+    kListenTlsFiles,
     // The admin listener is bound once, at start.
     field<&C::admin, &A::enabled>("admin", Takes::kRestart),
     field<&C::admin, &A::address>("admin.address", Takes::kRestart),
@@ -68,10 +85,13 @@ constexpr std::array kSettings{
     field<&C::backend, &B::max_queued_requests>("backend.max_queued_requests", Takes::kRestart),
     field<&C::backend, &B::max_queued_bytes>("backend.max_queued_bytes", Takes::kRestart),
     field<&C::backend, &B::breaker>("backend.breaker", Takes::kRestart),
+    field<&C::backend, &B::tls>("backend.tls", Takes::kRestart),
     // The change stream and the start-up checks use the DSN too.
     field<&C::postgres, &P::enabled>("postgres", Takes::kRestart),
     field<&C::postgres, &P::dsn>("postgres.dsn", Takes::kRestart),
     field<&C::postgres, &P::password>("postgres.password", Takes::kRestart),
+    // Like the DSN: the change stream and the start-up checks connect with them too.
+    field<&C::postgres, &P::tls>("postgres.ssl*", Takes::kRestart),
     field<&C::postgres, &P::pool_size>("postgres.pool_size", Takes::kNewPools),
     // The load lease (statement_timeout + 2s) is set at start in every FillCoordinator.
     field<&C::postgres, &P::statement_timeout>("postgres.statement_timeout", Takes::kRestart),

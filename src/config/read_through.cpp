@@ -222,7 +222,8 @@ void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) 
   r.requireMap(node, "postgres");
   r.allowOnly(node, "postgres",
               {"dsn", "dsn_env", "password", "password_env", "password_file", "pool_size",
-               "statement_timeout", "connect_timeout", "max_inflight", "max_waiting", "breaker"});
+               "statement_timeout", "connect_timeout", "max_inflight", "max_waiting", "breaker",
+               "sslmode", "sslrootcert", "sslcert", "sslkey"});
   out.enabled = true;
   if (node["dsn"] && node["dsn_env"]) {
     r.fail(node["dsn_env"], "postgres.dsn_env", "cannot be used together with dsn");
@@ -239,6 +240,7 @@ void readPostgres(const Reader& r, const YAML::Node& node, PostgresConfig& out) 
     r.fail(node, "postgres.dsn", "is required (or dsn_env: the variable that holds it)");
   }
   if (auto secret = readSecret(r, node, "postgres")) out.password = std::move(*secret);
+  readPostgresTls(r, node, out.tls);
   if (auto n = node["pool_size"]) {
     out.pool_size = static_cast<int>(r.integer(n, "postgres.pool_size", 1, 64));
   }

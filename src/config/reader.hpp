@@ -123,6 +123,11 @@ class Reader {
 std::optional<std::string> readSecret(const Reader& r, const YAML::Node& map,
                                       const std::string& prefix);
 
+// tls.cpp: listen.tls, backend.tls, and the ssl* keys of postgres:.
+void readListenTls(const Reader& r, const YAML::Node& node, ListenTlsConfig& out);
+void readBackendTls(const Reader& r, const YAML::Node& node, BackendTlsConfig& out);
+void readPostgresTls(const Reader& r, const YAML::Node& node, PostgresTlsConfig& out);
+
 // auth.cpp: the `auth:` section.
 void readAuth(const Reader& r, const YAML::Node& node, AuthConfig& out);
 

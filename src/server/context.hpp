@@ -18,6 +18,10 @@
 #include "server/auth_state.hpp"
 #include "server/session_list.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace readthru::server {
 
 // The Redis version readthru speaks for (its command table comes from Redis 7.0). Clients
@@ -29,7 +33,7 @@ inline constexpr std::string_view kRedisVersion = "7.0.0";
 struct alignas(64) ThreadStats : metrics::Source {
   metrics::Counter connections_received, rejected_connections, commands_processed, net_input_bytes,
       net_output_bytes, error_replies, protocol_errors, output_limit_disconnects,
-      query_buffer_limit_disconnects;
+      query_buffer_limit_disconnects, tls_handshake_failures, tls_handshake_timeouts;
   // Commands by name (index in command::allCommands()) and result: "ok" or "error" for
   // those sent on to Redis or the read-through service, "local" for those readthru
   // answers itself.
@@ -64,12 +68,14 @@ struct Limits {
   std::atomic<std::int64_t> idle_timeout_ms{0};
   std::atomic<std::uint64_t> output_limit{0};
   std::atomic<std::uint64_t> query_buffer_limit{0};  // for connections made from now on
+  std::atomic<std::int64_t> tls_handshake_timeout_ms{0};
 
   void set(const config::ListenConfig& listen) {
     max_clients.store(listen.max_clients, std::memory_order_relaxed);
     idle_timeout_ms.store(listen.idle_timeout.count(), std::memory_order_relaxed);
     output_limit.store(listen.output_limit, std::memory_order_relaxed);
     query_buffer_limit.store(listen.query_buffer_limit, std::memory_order_relaxed);
+    tls_handshake_timeout_ms.store(listen.tls.handshake_timeout.count(), std::memory_order_relaxed);
   }
 };
 
@@ -90,6 +96,9 @@ struct ServerContext {
   config::ListenConfig listen;
   Limits limits;
   AuthState auth;  // the users; a reload installs new ones
+  // With listen.tls: the context new client connections get (each keeps the one it was
+  // made with). A reload replaces it. Read and written on io thread 0 only (the acceptor's).
+  std::shared_ptr<boost::asio::ssl::context> tls;
   config::BackendMode backend_mode = config::BackendMode::kCluster;
   std::string config_path;
   std::string run_id;   // 40 hex characters, new at each start

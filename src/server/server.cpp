@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "server/session.hpp"
+#include "tls/context.hpp"
 
 namespace readthru::server {
 namespace asio = boost::asio;
@@ -28,8 +29,8 @@ void Server::listen() {
   acceptor_.bind(ep);
   acceptor_.listen(asio::socket_base::max_listen_connections);
   bound_port_ = acceptor_.local_endpoint().port();
-  spdlog::info("listening on {}:{} with {} io thread(s)", ctx_.listen.address, bound_port_,
-               ios_.size());
+  spdlog::info("listening on {}:{}{} with {} io thread(s)", ctx_.listen.address, bound_port_,
+               ctx_.tls ? " (TLS only)" : "", ios_.size());
   accept();
 }
 
@@ -90,6 +91,13 @@ void Server::accept() {
     if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
       ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
       acceptor_stats.rejected_connections.add();
+      if (ctx_.tls) {
+        // The refusal would need a handshake first: a TLS client just sees a close.
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        accept();
+        return;
+      }
       auto sock = std::make_shared<tcp::socket>(std::move(socket));
       static const std::string kFull = "-ERR max number of clients reached\r\n";
       asio::async_write(*sock, asio::buffer(kFull), [sock](boost::system::error_code, std::size_t) {
@@ -97,7 +105,10 @@ void Server::accept() {
         sock->close(ignored);
       });
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), *dispatchers_[thread], ctx_,
+      // The context as it is now: a reload that replaces it leaves this connection's alone.
+      tls::Stream stream =
+          ctx_.tls ? tls::Stream(std::move(socket), ctx_.tls) : tls::Stream(std::move(socket));
+      auto session = std::make_shared<Session>(std::move(stream), *dispatchers_[thread], ctx_,
                                                *ctx_.stats[thread], *ctx_.sessions[thread]);
       asio::post(*ios_[thread], [session] { session->start(); });
     }

@@ -30,19 +30,19 @@ resp::ParserLimits parserLimits(const Limits& current, const ClientAuth& auth) {
 }
 }  // namespace
 
-Session::Session(asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
-                 ThreadStats& stats, SessionList& sessions)
-    : socket_(std::move(socket)),
+Session::Session(tls::Stream stream, Dispatcher& dispatcher, ServerContext& ctx, ThreadStats& stats,
+                 SessionList& sessions)
+    : stream_(std::move(stream)),
       dispatcher_(dispatcher),
       ctx_(ctx),
       stats_(stats),
       sessions_(sessions),
       auth_(ctx.auth),
       parser_(parserLimits(ctx.limits, auth_)),
-      idle_timer_(socket_.get_executor()) {
+      idle_timer_(stream_.get_executor()) {
   info_.id = ctx_.next_client_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
-  const auto peer = socket_.remote_endpoint(ec);
+  const auto peer = stream_.socket().remote_endpoint(ec);
   if (!ec) info_.peer = peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
@@ -60,9 +60,46 @@ void Session::start() {
     return;
   }
   boost::system::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  if (auto* tls = stream_.tls()) {
+    handshake(*tls);
+    return;
+  }
   armIdleTimer();
   readMore();
+}
+
+// The idle timer is the handshake's deadline until it is done (idle_timeout may be off; a
+// client that opens a connection and sends nothing must not hold it for ever). A client
+// that does not speak TLS, or fails the client certificate check, is closed: a TLS alert
+// is all it gets, no RESP error (it could not read one).
+void Session::handshake(tls::Stream::TlsSocket& tls) {
+  const Millis limit(ctx_.limits.tls_handshake_timeout_ms.load(std::memory_order_relaxed));
+  handshaking_ = true;
+  idle_timer_.expires_after(limit);
+  idle_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    // handshaking_: the handshake may have won the race with a timer already due.
+    if (ec || self->closed_ || !self->handshaking_) return;
+    self->stats_.tls_handshake_timeouts.add();
+    spdlog::debug("client {} closed: no TLS handshake within listen.tls.handshake_timeout",
+                  self->info_.peer);
+    self->shutdown();
+  });
+  tls.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](
+                                                          boost::system::error_code ec) {
+    self->handshaking_ = false;
+    if (self->closed_) return;
+    self->idle_timer_.cancel();
+    if (ec) {
+      self->stats_.tls_handshake_failures.add();
+      spdlog::debug("client {} closed: TLS handshake failed: {}", self->info_.peer, ec.message());
+      self->shutdown();
+      return;
+    }
+    self->info_.last_active = std::chrono::steady_clock::now();
+    self->armIdleTimer();
+    self->readMore();
+  });
 }
 
 void Session::drain() {
@@ -86,22 +123,22 @@ bool Session::overloaded() const {
 void Session::readMore() {
   if (reading_ || closing_ || closed_ || overloaded()) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                            self->reading_ = false;
-                            if (ec == asio::error::eof && !self->closed_) {
-                              // The client is done sending (nc, a half-close): answer
-                              // what it asked, then close.
-                              self->closing_ = true;
-                              self->flush();
-                              return;
-                            }
-                            if (ec || self->closed_) {
-                              self->shutdown();
-                              return;
-                            }
-                            self->onRead(n);
-                          });
+  stream_.asyncReadSome(asio::buffer(read_buf_),
+                        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                          self->reading_ = false;
+                          if (tls::isEndOfStream(ec) && !self->closed_) {
+                            // The client is done sending (nc, a half-close): answer
+                            // what it asked, then close.
+                            self->closing_ = true;
+                            self->flush();
+                            return;
+                          }
+                          if (ec || self->closed_) {
+                            self->shutdown();
+                            return;
+                          }
+                          self->onRead(n);
+                        });
 }
 
 void Session::onRead(std::size_t n) {
@@ -268,7 +305,7 @@ bool Session::backlogTooBig() {
 void Session::scheduleFlush() {
   if (flush_posted_ || writing_now_ || closed_) return;
   flush_posted_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
     self->flush_posted_ = false;
     self->flush();
     self->readMore();
@@ -283,18 +320,18 @@ void Session::flush() {
   }
   writing_.swap(out_);
   writing_now_ = true;
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                      self->writing_now_ = false;
-                      self->stats_.net_output_bytes.add(n);
-                      self->writing_.clear();
-                      if (ec) {
-                        self->shutdown();
-                        return;
-                      }
-                      self->flush();
-                      self->readMore();
-                    });
+  stream_.asyncWrite(asio::buffer(writing_),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                       self->writing_now_ = false;
+                       self->stats_.net_output_bytes.add(n);
+                       self->writing_.clear();
+                       if (ec) {
+                         self->shutdown();
+                         return;
+                       }
+                       self->flush();
+                       self->readMore();
+                     });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -319,9 +356,7 @@ void Session::shutdown() {
   if (closed_) return;
   closed_ = true;
   idle_timer_.cancel();
-  boost::system::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.close();
   if (listed_) {
     listed_ = false;
     sessions_.remove(*this);  // last: a drain may learn here that its thread is done

@@ -11,8 +11,11 @@
 //
 // Stopping: drain() ends reading and closes the connection after the last reply owed;
 // close() closes it at once. Every session is in its io thread's SessionList while open.
+//
+// Transport: a plain TCP socket or TLS (listen.tls), the same code path either way
+// (tls::Stream). With TLS nothing is read before the handshake, which has
+// listen.tls.handshake_timeout; a failed or overdue handshake just closes the connection.
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include "cache/backend.hpp"
 #include "resp/request_parser.hpp"
 #include "server/client_auth.hpp"
+#include "tls/stream.hpp"
 
 namespace readthru::server {
 
@@ -44,8 +48,8 @@ struct ClientInfo {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(boost::asio::ip::tcp::socket socket, Dispatcher& dispatcher, ServerContext& ctx,
-          ThreadStats& stats, SessionList& sessions);
+  Session(tls::Stream stream, Dispatcher& dispatcher, ServerContext& ctx, ThreadStats& stats,
+          SessionList& sessions);
   ~Session();
 
   // Joins the thread's SessionList and starts reading (or, when the list is draining,
@@ -94,6 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::size_t counted = 0;  // bytes of this slot included in queued_bytes_
   };
 
+  void handshake(tls::Stream::TlsSocket& tls);
   void readMore();
   void onRead(std::size_t n);
   void complete(std::uint64_t seq, const resp::Value& v);
@@ -108,7 +113,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdown();
   void applyParserLimits();
 
-  boost::asio::ip::tcp::socket socket_;
+  tls::Stream stream_;
   Dispatcher& dispatcher_;
   ServerContext& ctx_;
   ThreadStats& stats_;
@@ -130,6 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;
   bool closing_ = false;
   bool closed_ = false;
+  bool handshaking_ = false;  // TLS: the idle timer is the handshake's deadline
   boost::asio::steady_timer idle_timer_;
 };
 

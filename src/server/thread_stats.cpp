@@ -31,6 +31,15 @@ constexpr Family kOutputLimit{"readthru_output_limit_disconnects_total", Kind::k
 constexpr Family kQueryBufferLimit{"readthru_query_buffer_limit_disconnects_total", Kind::kCounter,
                                    "Clients dropped at listen.query_buffer_limit.",
                                    "query_buffer_limit_disconnects"};
+// The second field is INFO's name (readthru section).
+constexpr Family kTlsHandshakeFailures{"readthru_tls_handshake_failures_total", Kind::kCounter,
+                                       "Client TLS handshakes that failed (not TLS, a bad or "
+                                       "missing client certificate).",
+                                       "tls_handshake_failures"};
+constexpr Family kTlsHandshakeTimeouts{"readthru_tls_handshake_timeouts_total", Kind::kCounter,
+                                       "Clients dropped for not finishing their TLS handshake "
+                                       "within listen.tls.handshake_timeout.",
+                                       "tls_handshake_timeouts"};
 constexpr Family kByCommand{"readthru_requests_total", Kind::kCounter,
                             "Client commands by name and result: ok or error for those sent on "
                             "to Redis or the read-through service, local for those readthru "
@@ -75,6 +84,8 @@ void ThreadStats::collect(metrics::Sink& sink) const {
   sink.add(kProtocolErrors, protocol_errors);
   sink.add(kOutputLimit, output_limit_disconnects);
   sink.add(kQueryBufferLimit, query_buffer_limit_disconnects);
+  sink.add(kTlsHandshakeFailures, tls_handshake_failures);
+  sink.add(kTlsHandshakeTimeouts, tls_handshake_timeouts);
   sink.add(kDuration, request_duration);
   // Only commands that ran: 366 names × 3 results of zeros would bury the ones that did.
   const auto all = command::allCommands();

@@ -68,17 +68,21 @@ void Connection::connect() {
   }
   const std::string timeout_s =
       std::to_string(std::max<std::int64_t>(1, (timeout.count() + 999) / 1000));
-  // Later keywords override what the expanded DSN (the first "dbname") set.
-  // A password given apart (postgres.password) comes after "dbname", so it wins over one
-  // in the DSN; without one the list ends before it (libpq stops at the first null key).
-  const char* keys[] = {
-      "dbname",   "options", "application_name", "connect_timeout", "client_encoding",
-      "password", nullptr};
-  const char* values[] = {
-      options_->dsn.c_str(),      options->c_str(), "readthru", timeout_s.c_str(), "UTF8",
-      options_->password.c_str(), nullptr};
-  if (options_->password.empty()) keys[5] = nullptr;
-  conn_.reset(PQconnectStartParams(keys, values, /*expand_dbname=*/1));
+  // Later keywords override what the expanded DSN (the first "dbname") set: a password
+  // given apart (postgres.password) and the ssl* settings come after it, so they win over
+  // the DSN's.
+  std::vector<const char*> keys = {"dbname", "options", "application_name", "connect_timeout",
+                                   "client_encoding"};
+  std::vector<const char*> values = {options_->dsn.c_str(), options->c_str(), "readthru",
+                                     timeout_s.c_str(), "UTF8"};
+  if (!options_->password.empty()) {
+    keys.push_back("password");
+    values.push_back(options_->password.c_str());
+  }
+  appendTlsKeywords(options_->tls, keys, values);
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_.reset(PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/1));
   if (!conn_ || PQstatus(conn_.get()) == CONNECTION_BAD) {
     failSoon(connError(conn_.get()));
     return;

@@ -29,6 +29,7 @@
 #include "common/fault.hpp"
 #include "common/result.hpp"
 #include "common/units.hpp"
+#include "config/config.hpp"
 
 struct pg_conn;  // libpq's PGconn, opaque outside connection.cpp
 
@@ -37,6 +38,7 @@ namespace readthru::backend::postgres {
 struct ConnectionOptions {
   std::string dsn;                      // a libpq connection string or URI
   std::string password;                 // secret, given to libpq apart; empty: the DSN's
+  config::PostgresTlsConfig tls;        // postgres.ssl*: libpq keywords after the DSN
   Millis statement_timeout{1000};       // sent as the server's statement_timeout; 0: none
   Millis connect_timeout{2000};         // enforced by libpq (whole seconds) and by a timer
   std::vector<std::string> statements;  // prepared as rt_0, rt_1, ...

@@ -59,6 +59,7 @@ Pool::Pool(asio::io_context& io, const config::PostgresConfig& cfg, Share share,
   auto options = std::make_shared<ConnectionOptions>();
   options->dsn = cfg.dsn;
   options->password = cfg.password;
+  options->tls = cfg.tls;
   options->statement_timeout = cfg.statement_timeout;
   options->connect_timeout = cfg.connect_timeout;
   options->statements = std::move(statements);

@@ -55,6 +55,7 @@ void ReplicationStream::connect() {
   SimpleConnection::Options o;
   o.dsn = options_.dsn;
   o.password = options_.password;
+  o.tls = options_.tls;
   o.replication = true;
   o.connect_timeout = options_.connect_timeout;
   session_ = std::make_shared<SimpleConnection>(

@@ -40,6 +40,7 @@
 #include "backend/postgres/pgoutput.hpp"
 #include "cache/change_source.hpp"
 #include "common/units.hpp"
+#include "config/config.hpp"
 
 namespace readthru::backend::postgres {
 
@@ -48,10 +49,11 @@ class SimpleConnection;
 class ReplicationStream : public cache::ChangeSource {
  public:
   struct Options {
-    std::string dsn;          // libpq conninfo; replication=database is added
-    std::string password;     // secret; empty: the DSN's
-    std::string slot;         // logical replication slot (pgoutput), made if missing
-    std::string publication;  // made if missing; missing tables are added to it
+    std::string dsn;                // libpq conninfo; replication=database is added
+    std::string password;           // secret; empty: the DSN's
+    config::PostgresTlsConfig tls;  // postgres.ssl*
+    std::string slot;               // logical replication slot (pgoutput), made if missing
+    std::string publication;        // made if missing; missing tables are added to it
     // "name" or "schema.name", resolved by the server. One that does not exist is skipped
     // with a warning, and added on a later connect once it does.
     std::vector<std::string> tables;

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <cstring>
+#include <utility>
 
 #include "backend/postgres/row_conversion.hpp"
 
@@ -23,6 +24,19 @@ Result<std::string> sessionOptions(const std::string& dsn, const std::string& se
   PQconninfoFree(parsed);
   if (!options.empty()) options += ' ';
   return options + settings;
+}
+
+void appendTlsKeywords(const config::PostgresTlsConfig& tls, std::vector<const char*>& keys,
+                       std::vector<const char*>& values) {
+  const std::pair<const char*, const std::string*> settings[] = {{"sslmode", &tls.sslmode},
+                                                                 {"sslrootcert", &tls.sslrootcert},
+                                                                 {"sslcert", &tls.sslcert},
+                                                                 {"sslkey", &tls.sslkey}};
+  for (const auto& [key, value] : settings) {
+    if (value->empty()) continue;
+    keys.push_back(key);
+    values.push_back(value->c_str());
+  }
 }
 
 bool watchSocket(boost::asio::posix::stream_descriptor& socket, pg_conn* conn) {

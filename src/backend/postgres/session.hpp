@@ -5,8 +5,10 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
+#include "config/config.hpp"
 
 struct pg_conn;  // libpq's PGconn
 
@@ -19,6 +21,12 @@ inline constexpr const char* kValueFormats = "-c TimeZone=UTC -c DateStyle=ISO -
 // The `options` connection keyword: the user's own `options` from `dsn`, then `settings`
 // (for a repeated -c the server keeps the last, so ours win). Error: "invalid dsn: ...".
 Result<std::string> sessionOptions(const std::string& dsn, const std::string& settings);
+
+// postgres.sslmode, sslrootcert, sslcert and sslkey (those set) as libpq keywords, for
+// PQconnectStartParams: appended after "dbname", so they win over what the DSN says. They
+// are file names and a mode, no secret; libpq reads the files itself.
+void appendTlsKeywords(const config::PostgresTlsConfig& tls, std::vector<const char*>& keys,
+                       std::vector<const char*>& values);
 
 // Points `socket` at PQsocket(). During connect libpq may close its socket and open
 // another (next host, SSL fallback), possibly with the same number, so the descriptor is

@@ -110,6 +110,7 @@ void SimpleConnection::connect(std::function<void()> on_ready) {
     keys.push_back("password");
     values.push_back(options_.password.c_str());
   }
+  appendTlsKeywords(options_.tls, keys, values);
   keys.push_back(nullptr);
   values.push_back(nullptr);
   conn_.reset(PQconnectStartParams(keys.data(), values.data(), /*expand_dbname=*/1));

@@ -23,6 +23,7 @@
 
 #include "common/result.hpp"
 #include "common/units.hpp"
+#include "config/config.hpp"
 
 struct pg_conn;
 
@@ -31,9 +32,10 @@ namespace readthru::backend::postgres {
 class SimpleConnection : public std::enable_shared_from_this<SimpleConnection> {
  public:
   struct Options {
-    std::string dsn;           // libpq conninfo or URI
-    std::string password;      // secret, given to libpq apart; empty: the DSN's
-    bool replication = false;  // adds replication=database
+    std::string dsn;                // libpq conninfo or URI
+    std::string password;           // secret, given to libpq apart; empty: the DSN's
+    config::PostgresTlsConfig tls;  // postgres.ssl*: libpq keywords after the DSN
+    bool replication = false;       // adds replication=database
     Millis connect_timeout{2000};
     Millis statement_timeout{0};  // the server's statement_timeout; 0: none
   };

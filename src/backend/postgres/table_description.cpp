@@ -66,6 +66,7 @@ void ReplicationStream::describeTables(std::vector<std::string> tables, TablesCa
   SimpleConnection::Options o;
   o.dsn = options_.dsn;
   o.password = options_.password;
+  o.tls = options_.tls;
   o.connect_timeout = options_.connect_timeout;
   o.statement_timeout = kDescribeStatementTimeout;
   // The callbacks hold a plain `this` and the raw connection: stop() closes every

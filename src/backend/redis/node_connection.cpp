@@ -47,7 +47,6 @@ NodeConnection::NodeConnection(asio::io_context& io, config::Endpoint endpoint, 
     : io_(io),
       endpoint_(std::move(endpoint)),
       options_(std::move(options)),
-      socket_(io),
       connect_timer_(io),
       reader_(std::make_unique<ReplyReader>()) {}
 
@@ -131,6 +130,8 @@ void NodeConnection::connect() {
         "connect timed out after " + std::to_string(self->options_.connect_timeout.count()) + "ms",
         /*connect_failed=*/true);
   });
+  stream_ = options_.tls ? std::make_shared<tls::Stream>(tcp::socket(io_), options_.tls->context)
+                         : std::make_shared<tls::Stream>(tcp::socket(io_));
   resolver_.async_resolve(
       endpoint_.host, std::to_string(endpoint_.port),
       [self, gen](boost::system::error_code ec, tcp::resolver::results_type results) {
@@ -139,22 +140,47 @@ void NodeConnection::connect() {
           self->fail(ec.message(), /*connect_failed=*/true);
           return;
         }
-        asio::async_connect(self->socket_, results,
-                            [self, gen](boost::system::error_code ec, const tcp::endpoint&) {
+        asio::async_connect(self->stream_->socket(), results,
+                            [self, gen, stream = self->stream_](boost::system::error_code ec,
+                                                                const tcp::endpoint&) {
                               if (gen != self->generation_) return;
                               if (ec) {
                                 self->fail(ec.message(), /*connect_failed=*/true);
                                 return;
                               }
-                              self->onConnected();
+                              self->handshake(gen);
                             });
+      });
+}
+
+// TLS only: still under the connect timer. A certificate the node's name or CA does not
+// match is a failed connect (backed off and logged once, as a refused one).
+void NodeConnection::handshake(std::uint64_t gen) {
+  tls::Stream::TlsSocket* tls = stream_->tls();
+  if (tls == nullptr) {
+    onConnected();
+    return;
+  }
+  if (auto ec = tls::prepareClient(*tls, *options_.tls, endpoint_.host)) {
+    fail("TLS set-up: " + ec.message(), /*connect_failed=*/true);
+    return;
+  }
+  tls->async_handshake(
+      asio::ssl::stream_base::client,
+      [self = shared_from_this(), gen, stream = stream_](boost::system::error_code ec) {
+        if (gen != self->generation_) return;
+        if (ec) {
+          self->fail("TLS handshake: " + ec.message(), /*connect_failed=*/true);
+          return;
+        }
+        self->onConnected();
       });
 }
 
 void NodeConnection::onConnected() {
   connect_timer_.cancel();
   boost::system::error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  stream_->socket().set_option(tcp::no_delay(true), ignored);
   if (state_before_ready_was_broken_) {
     spdlog::info("redis node {} reachable again", endpoint_.str());
     state_before_ready_was_broken_ = false;
@@ -208,30 +234,30 @@ void NodeConnection::flush() {
   if (state_ != State::kReady || writing_now_ || out_.empty()) return;
   writing_.swap(out_);
   writing_now_ = true;
-  asio::async_write(
-      socket_, asio::buffer(writing_),
-      [self = shared_from_this(), gen = generation_](boost::system::error_code ec, std::size_t) {
-        if (gen != self->generation_) return;
-        self->writing_now_ = false;
-        self->writing_.clear();
-        if (ec) {
-          self->fail(ec.message(), /*connect_failed=*/false);
-          return;
-        }
-        self->flush();
-      });
+  stream_->asyncWrite(asio::buffer(writing_),
+                      [self = shared_from_this(), gen = generation_, stream = stream_](
+                          boost::system::error_code ec, std::size_t) {
+                        if (gen != self->generation_) return;
+                        self->writing_now_ = false;
+                        self->writing_.clear();
+                        if (ec) {
+                          self->fail(ec.message(), /*connect_failed=*/false);
+                          return;
+                        }
+                        self->flush();
+                      });
 }
 
 // ---------------------------------------------------------------------------------------
 // Reading: replies are matched to requests in order.
 
 void NodeConnection::readMore() {
-  socket_.async_read_some(
-      asio::buffer(read_buf_),
-      [self = shared_from_this(), gen = generation_](boost::system::error_code ec, std::size_t n) {
+  stream_->asyncReadSome(
+      asio::buffer(read_buf_), [self = shared_from_this(), gen = generation_, stream = stream_](
+                                   boost::system::error_code ec, std::size_t n) {
         if (gen != self->generation_) return;
         if (ec) {
-          self->fail(ec == asio::error::eof ? "connection closed by the server" : ec.message(),
+          self->fail(tls::isEndOfStream(ec) ? "connection closed by the server" : ec.message(),
                      /*connect_failed=*/false);
           return;
         }
@@ -339,8 +365,7 @@ void NodeConnection::close(bool silent) {
 // socket see a new generation and do nothing. Waiting requests are the caller's business.
 void NodeConnection::dropStream() {
   ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  if (stream_) stream_->close();
   connect_timer_.cancel();
   out_.clear();
   writing_.clear();

@@ -1,6 +1,6 @@
 #pragma once
-// One TCP connection to one Redis node, carrying many pipelined requests from many
-// clients. Requests are written in the order send() is called (writes are batched: all
+// One TCP (or TLS: backend.tls) connection to one Redis node, carrying many pipelined requests from
+// many clients. Requests are written in the order send() is called (writes are batched: all
 // requests queued in one turn of the event loop leave in one write) and replies are
 // matched to them in FIFO order, as RESP guarantees.
 //
@@ -13,7 +13,8 @@
 // (Fault::kTimeout); its place in the FIFO stays, and the late reply is discarded when it
 // comes, so the requests around it are not touched. The connection itself is dropped only
 // when the node stops making progress: no reply at all for node_timeout while requests
-// are outstanding.
+// are outstanding. connect_timeout covers the resolve, the TCP connect and the TLS
+// handshake together.
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -35,6 +36,7 @@
 #include "common/units.hpp"
 #include "config/config.hpp"
 #include "metrics/cells.hpp"
+#include "tls/context.hpp"
 
 namespace readthru::backend::redis {
 
@@ -56,6 +58,7 @@ struct NodeOptions {
   bool readonly = false;             // a replica used for reads: send READONLY after connecting
   std::shared_ptr<Breaker> breaker;  // the node's, shared by the process; may be null
   ConnectionStats* stats = nullptr;  // may be null
+  std::shared_ptr<const tls::ClientTls> tls;  // backend.tls; null: plain TCP
 };
 
 class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
@@ -106,6 +109,7 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   void expireOverdue(Clock::time_point now);
   void closeWindow(Clock::time_point now);
   void connect();
+  void handshake(std::uint64_t gen);
   void onConnected();
   void scheduleFlush();
   void flush();
@@ -119,7 +123,8 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   boost::asio::io_context& io_;
   config::Endpoint endpoint_;
   NodeOptions options_;
-  boost::asio::ip::tcp::socket socket_;
+  // A new one for each connection; handlers hold the one they run on (tls/stream.hpp).
+  std::shared_ptr<tls::Stream> stream_;
   boost::asio::ip::tcp::resolver resolver_{io_};
   boost::asio::steady_timer connect_timer_;
   State state_ = State::kIdle;

@@ -1,6 +1,7 @@
 #include "backend/redis/router.hpp"
 
 #include <charconv>
+#include <stdexcept>
 
 #include "command/key_slot.hpp"
 #include "common/log.hpp"
@@ -90,14 +91,21 @@ BreakerOptions Router::breakerOptions(const config::BreakerConfig& c) {
 }
 
 Router::Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node,
-               std::shared_ptr<BreakerTable> breakers)
+               std::shared_ptr<BreakerTable> breakers, std::shared_ptr<const tls::ClientTls> tls)
     : io_(io),
       cfg_(std::move(cfg)),
       connections_per_node_(std::max(1, connections_per_node)),
       sweep_timer_(io),
       refresh_timer_(io),
       breakers_(breakers ? std::move(breakers)
-                         : std::make_shared<BreakerTable>(breakerOptions(cfg_.breaker))) {}
+                         : std::make_shared<BreakerTable>(breakerOptions(cfg_.breaker))),
+      tls_(std::move(tls)) {
+  if (cfg_.tls.enabled && !tls_) {
+    auto built = tls::clientContext(cfg_.tls);
+    if (!built) throw std::runtime_error(built.error().message);
+    tls_ = std::move(*built);
+  }
+}
 
 Router::~Router() { stop(); }
 
@@ -342,6 +350,7 @@ NodeConnection& Router::connection(const config::Endpoint& node, NodeKind kind,
     options.max_queued_requests = cfg_.max_queued_requests;
     options.max_queued_bytes = cfg_.max_queued_bytes;
     options.stats = &connection_stats_;
+    options.tls = tls_;
     // Sentinels have credentials of their own (backend.sentinel.*), as in Redis clients.
     options.username = kind == NodeKind::kSentinel ? cfg_.sentinel_username : cfg_.username;
     options.password = kind == NodeKind::kSentinel ? cfg_.sentinel_password : cfg_.password;

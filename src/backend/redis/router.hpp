@@ -35,8 +35,12 @@ class Router : public cache::Backend {
 
   // `connections_per_node` is this router's share (per io thread). `breakers` is the
   // process's table, shared by every thread's router; null gives this router its own.
+  // `tls` is backend.tls built once for the process (tls::clientContext); null with
+  // backend.tls set builds this router's own, and throws std::runtime_error (a start-up
+  // error) when its files cannot be used.
   Router(boost::asio::io_context& io, config::BackendConfig cfg, int connections_per_node,
-         std::shared_ptr<BreakerTable> breakers = nullptr);
+         std::shared_ptr<BreakerTable> breakers = nullptr,
+         std::shared_ptr<const tls::ClientTls> tls = nullptr);
   ~Router() override;
 
   static BreakerOptions breakerOptions(const config::BreakerConfig& c);
@@ -147,6 +151,7 @@ class Router : public cache::Backend {
   std::string logged_refresh_error_;  // the refresh failure last logged; empty once it works
   std::size_t any_node_rr_ = 0;
   std::shared_ptr<BreakerTable> breakers_;
+  std::shared_ptr<const tls::ClientTls> tls_;  // null: plain TCP
   std::function<void(std::size_t nodes)> topology_listener_;
   ConnectionStats connection_stats_;
   Stats stats_;

@@ -25,7 +25,6 @@ SentinelWatch::SentinelWatch(asio::io_context& io, Options options, SwitchCallba
       options_(std::move(options)),
       on_switch_(std::move(on_switch)),
       on_subscribed_(std::move(on_subscribed)),
-      socket_(io),
       resolver_(io),
       timer_(io) {}
 
@@ -43,8 +42,7 @@ void SentinelWatch::stop() {
   subscribed_ = false;
   alive_.reset();
   ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  if (stream_) stream_->close();
   resolver_.cancel();
   timer_.cancel();
 }
@@ -61,6 +59,8 @@ void SentinelWatch::connect() {
     if (ec || alive.expired() || gen != generation_) return;
     fail("connect timed out");
   });
+  stream_ = options_.tls ? std::make_shared<tls::Stream>(tcp::socket(io_), options_.tls->context)
+                         : std::make_shared<tls::Stream>(tcp::socket(io_));
   resolver_.async_resolve(
       sentinel.host, std::to_string(sentinel.port),
       [this, alive, gen](boost::system::error_code ec, tcp::resolver::results_type results) {
@@ -69,22 +69,47 @@ void SentinelWatch::connect() {
           fail(ec.message());
           return;
         }
-        asio::async_connect(socket_, results,
-                            [this, alive, gen](boost::system::error_code ec, const tcp::endpoint&) {
+        asio::async_connect(stream_->socket(), results,
+                            [this, alive, gen, stream = stream_](boost::system::error_code ec,
+                                                                 const tcp::endpoint&) {
                               if (alive.expired() || gen != generation_) return;
                               if (ec) {
                                 fail(ec.message());
                                 return;
                               }
-                              onConnected();
+                              handshake(gen);
                             });
       });
+}
+
+// TLS only, still under the connect deadline.
+void SentinelWatch::handshake(std::uint64_t gen) {
+  tls::Stream::TlsSocket* tls = stream_->tls();
+  if (tls == nullptr) {
+    onConnected();
+    return;
+  }
+  const config::Endpoint& sentinel = options_.sentinels[next_ % options_.sentinels.size()];
+  if (auto ec = tls::prepareClient(*tls, *options_.tls, sentinel.host)) {
+    fail("TLS set-up: " + ec.message());
+    return;
+  }
+  tls->async_handshake(asio::ssl::stream_base::client,
+                       [this, alive = std::weak_ptr<char>(alive_), gen,
+                        stream = stream_](boost::system::error_code ec) {
+                         if (alive.expired() || gen != generation_) return;
+                         if (ec) {
+                           fail("TLS handshake: " + ec.message());
+                           return;
+                         }
+                         onConnected();
+                       });
 }
 
 void SentinelWatch::onConnected() {
   timer_.cancel();
   boost::system::error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  stream_->socket().set_option(tcp::no_delay(true), ignored);
   reader_ = std::make_unique<ReplyReader>();
   heard_ = Clock::now();
   std::vector<std::string> subscribe{"SUBSCRIBE"};
@@ -106,12 +131,12 @@ void SentinelWatch::onConnected() {
 // Reading
 
 void SentinelWatch::readMore() {
-  socket_.async_read_some(
-      asio::buffer(read_buf_), [this, alive = std::weak_ptr<char>(alive_), gen = generation_](
-                                   boost::system::error_code ec, std::size_t n) {
+  stream_->asyncReadSome(
+      asio::buffer(read_buf_), [this, alive = std::weak_ptr<char>(alive_), gen = generation_,
+                                stream = stream_](boost::system::error_code ec, std::size_t n) {
         if (alive.expired() || gen != generation_) return;
         if (ec) {
-          fail(ec == asio::error::eof ? "connection closed by the sentinel" : ec.message());
+          fail(tls::isEndOfStream(ec) ? "connection closed by the sentinel" : ec.message());
           return;
         }
         heard_ = Clock::now();
@@ -184,18 +209,18 @@ void SentinelWatch::flush() {
   writing_.swap(out_);
   out_.clear();
   writing_now_ = true;
-  asio::async_write(socket_, asio::buffer(writing_),
-                    [this, alive = std::weak_ptr<char>(alive_), gen = generation_](
-                        boost::system::error_code ec, std::size_t) {
-                      if (alive.expired() || gen != generation_) return;
-                      writing_now_ = false;
-                      writing_.clear();
-                      if (ec) {
-                        fail(ec.message());
-                        return;
-                      }
-                      flush();
-                    });
+  stream_->asyncWrite(asio::buffer(writing_),
+                      [this, alive = std::weak_ptr<char>(alive_), gen = generation_,
+                       stream = stream_](boost::system::error_code ec, std::size_t) {
+                        if (alive.expired() || gen != generation_) return;
+                        writing_now_ = false;
+                        writing_.clear();
+                        if (ec) {
+                          fail(ec.message());
+                          return;
+                        }
+                        flush();
+                      });
 }
 
 // A sentinel that hangs (stopped, or its host gone without a reset) keeps the socket
@@ -221,8 +246,7 @@ void SentinelWatch::fail(const std::string& reason) {
   if (stopped_) return;
   const config::Endpoint sentinel = options_.sentinels[next_ % options_.sentinels.size()];
   ++generation_;
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  stream_->close();
   out_.clear();
   writing_.clear();
   writing_now_ = false;

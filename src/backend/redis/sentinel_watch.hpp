@@ -27,6 +27,7 @@
 #include "common/backoff.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
+#include "tls/context.hpp"
 
 namespace readthru::backend::redis {
 
@@ -40,6 +41,9 @@ class SentinelWatch {
     // backend.sentinel.username/password: sent with AUTH before SUBSCRIBE when set.
     std::string username;
     std::string password;  // secret
+    // backend.tls: the sentinels are spoken to over TLS too, the handshake within
+    // connect_timeout. Null: plain TCP.
+    std::shared_ptr<const tls::ClientTls> tls;
   };
   // `to` is the new master; `channel` the event that named it.
   using SwitchCallback = std::function<void(const config::Endpoint& to, std::string_view channel)>;
@@ -61,6 +65,7 @@ class SentinelWatch {
   static constexpr Millis kSilence{3000};
 
   void connect();
+  void handshake(std::uint64_t gen);
   void onConnected();
   void readMore();
   void onMessage(const resp::Value& v);
@@ -74,7 +79,8 @@ class SentinelWatch {
   SwitchCallback on_switch_;
   std::function<void()> on_subscribed_;
   std::shared_ptr<char> alive_;
-  boost::asio::ip::tcp::socket socket_;
+  // A new one for each connection; handlers hold the one they run on (tls/stream.hpp).
+  std::shared_ptr<tls::Stream> stream_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer timer_;  // connect deadline, heartbeat or back-off
   std::unique_ptr<ReplyReader> reader_;

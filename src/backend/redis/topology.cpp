@@ -170,6 +170,7 @@ void Router::watchSentinels() {
   o.connect_timeout = cfg_.connect_timeout;
   o.username = cfg_.sentinel_username;
   o.password = cfg_.sentinel_password;
+  o.tls = tls_;
   sentinel_watch_ = std::make_unique<SentinelWatch>(
       io_, std::move(o),
       [this](const config::Endpoint& to, std::string_view channel) {

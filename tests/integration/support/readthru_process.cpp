@@ -120,8 +120,9 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
   config_ = dir_ + "/readthru.yaml";
   rewriteConfig(backend_yaml, listen_extra, sections);
   pid_ = spawn(config_, log_);
-  // Ready when it answers PING. One that does not is killed and reaped before the test
-  // fails, so it holds nothing (ports, leases, slots) for the tests after it.
+  // Ready when it answers PING (or says its TLS listener is up). One that does not is killed and
+  // reaped before the test fails, so it holds nothing (ports, leases, slots) for the tests after
+  // it.
   std::string failure;
   try {
     const auto deadline = Clock::now() + kReadyDeadline;
@@ -132,6 +133,10 @@ ReadthruProcess::ReadthruProcess(const std::string& backend_yaml, const std::str
         const std::string pong = show(c.call({"PING"}));
         if (pong == "PONG" || pong.rfind("(error) NOAUTH", 0) == 0) return;
       } catch (const std::exception&) {
+      }
+      // A TLS listener cannot be asked PING in plain text: its start-up line says it is up.
+      if (logTail(log_).find(":" + std::to_string(port_) + " (TLS only)") != std::string::npos) {
+        return;
       }
       if (const auto status = reap(pid_, Clock::now())) {
         pid_ = -1;

@@ -26,7 +26,8 @@ class ReadthruProcess {
   // `backend_yaml` is the body of the `backend:` section, e.g.
   // "  mode: cluster\n  seeds: [...]\n". `listen_extra` adds keys to `listen:` (with no
   // drain_timeout among them, it is 3s: see stop()); `sections` adds top-level sections
-  // (postgres:, keyspaces:). Returns once readthru answers PING (PONG, or NOAUTH with auth:);
+  // (postgres:, keyspaces:). Returns once readthru answers PING (PONG, or NOAUTH with auth:;
+  // with listen.tls, once its log says the TLS listener is up);
   // throws (with the end of its log) when it exits first or does not answer within 20 s, having
   // killed and reaped it.
   explicit ReadthruProcess(const std::string& backend_yaml, const std::string& listen_extra = "",
