@@ -95,7 +95,8 @@ void Reloader::apply(Prepared p) {
   drain_.setTimeout(next.listen.drain_timeout);
   auto done = [this, d, next]() mutable {
     spdlog::info("reload: {}", summary(d));
-    setLogLevel(next.log.level);  // last: the line above is logged at the old level
+    // Last: the line above is logged at the old level and format.
+    setupLogging(next.log.level, next.log.format);
     running_ = std::move(next);
     finish("");
   };
