@@ -93,6 +93,7 @@ void Reloader::apply(Prepared p) {
   runtime_.context().limits.set(next.listen);
   runtime_.context().auth.configure(next.auth);  // compiled in prepare(): cannot fail here
   drain_.setTimeout(next.listen.drain_timeout);
+  runtime_.context().slow_log.configure(next.log);
   auto done = [this, d, next]() mutable {
     spdlog::info("reload: {}", summary(d));
     // Last: the line above is logged at the old level and format.
