@@ -63,6 +63,6 @@ int main(int argc, char** argv) {
     std::cout << "readthru: " << path << " is valid\n";
     return 0;
   }
-  readthru::setupLogging(cfg.log.level, cfg.log.json);
+  readthru::setupLogging(cfg.log.level, cfg.log.format);
   return readthru::app::Application(std::move(cfg)).run();
 }

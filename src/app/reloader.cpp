@@ -107,9 +107,11 @@ void Reloader::apply(Prepared p) {
     runtime_.context().tls = std::move(p.listen_tls);  // on io thread 0, as the acceptor
   }
   drain_.setTimeout(next.listen.drain_timeout);
+  runtime_.context().slow_log.configure(next.log);
   auto done = [this, d, next]() mutable {
     spdlog::info("reload: {}", summary(d));
-    setLogLevel(next.log.level);  // last: the line above is logged at the old level
+    // Last: the line above is logged at the old level and format.
+    setupLogging(next.log.level, next.log.format);
     running_ = std::move(next);
     finish("");
   };

@@ -53,6 +53,8 @@ Runtime::Runtime(const config::Config& cfg, std::shared_ptr<cache::KeyspaceRules
   ctx_.run_id = randomHex40();
   ctx_.node_id = randomHex40();
   ctx_.metrics.add(&context_gauges_);
+  ctx_.slow_log.configure(cfg.log);
+  ctx_.metrics.add(&ctx_.slow_log);
   breakers_ = std::make_shared<backend::redis::BreakerTable>(
       backend::redis::Router::breakerOptions(cfg.backend.breaker));
   ctx_.metrics.add(breakers_.get());
@@ -90,6 +92,7 @@ void Runtime::buildThread(int index, const config::Config& cfg) {
   ctx_.stats.push_back(std::make_unique<server::ThreadStats>());
   ctx_.metrics.add(ctx_.stats.back().get());
   ctx_.sessions.push_back(std::make_unique<server::SessionList>());
+  ctx_.slow_log.addThread();
   ctx_.metrics.add(routers_.back().get());
   if (!rules_) return;
   pools_.push_back(makePool(io, cfg.postgres, *rules_, prepared_));

@@ -8,6 +8,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr Millis kRetry{1000};
+
+// One line per change of a retried step's outage (common/outage.hpp), debug otherwise.
+void tell(Outage::Say say, const Outage& outage, Clock::time_point now, std::string_view what,
+          const std::string& error) {
+  switch (say) {
+    case Outage::Say::kDown:
+      spdlog::warn("cdc: {}, retrying every {} ms: {}", what, kRetry.count(), error);
+      break;
+    case Outage::Say::kStillDown:
+      spdlog::warn("cdc: {}: still failing after {} attempt(s) in {} s: {}", what,
+                   outage.failures(), outage.downFor(now).count() / 1000, error);
+      break;
+    case Outage::Say::kBack:
+      spdlog::info("cdc: {} works again after {} failed attempt(s) in {} ms", what,
+                   outage.failures(), outage.downFor(now).count());
+      break;
+    case Outage::Say::kNothing:
+      if (!error.empty()) spdlog::debug("cdc: {}: {}", what, error);
+  }
+}
+
 constexpr std::size_t kMaxMerged = 1000;  // transactions applied in one go
 
 constexpr const char* kRenewScript = kRenewLeaseScript;
@@ -145,14 +166,18 @@ void CdcApplier::lead() {
 void CdcApplier::describe(std::uint64_t term) {
   source_->describeTables(mapper_.tables(), [this, term](Result<std::vector<TableInfo>> r) {
     if (stopped_ || term != term_ || !leading_) return;
+    const auto now = Clock::now();
     if (!r) {
-      spdlog::warn("cdc: cannot read the tables' definitions yet: {}", r.error().message);
+      tell(describe_outage_.failed(now), describe_outage_, now,
+           "cannot read the tables' definitions", r.error().message);
       retry_timer_.expires_after(kRetry);
       retry_timer_.async_wait([this, term](boost::system::error_code ec) {
         if (!ec && term == term_ && leading_) describe(term);
       });
       return;
     }
+    tell(describe_outage_.succeeded(now), describe_outage_, now, "read the tables' definitions",
+         "");
     mapper_.resolve(*r);
     const auto problems = mapper_.check(*r);
     rule_problems_.set(problems.size());
@@ -251,15 +276,17 @@ void CdcApplier::applyQueued() {
   auto gather = std::make_shared<Gather>();
   auto finish = [this, gather, n, confirm, term = term_] {
     if (--gather->remaining > 0 || term != term_ || !leading_) return;
+    const auto now = Clock::now();
     if (!gather->error.empty()) {
       apply_errors_.add();
-      spdlog::warn("cdc: invalidation failed, retrying: {}", gather->error);
+      tell(apply_outage_.failed(now), apply_outage_, now, "invalidation failed", gather->error);
       retry_timer_.expires_after(kRetry);
       retry_timer_.async_wait([this](boost::system::error_code ec) {
         if (!ec) applyQueued();
       });
       return;
     }
+    tell(apply_outage_.succeeded(now), apply_outage_, now, "invalidation", "");
     source_->confirm(confirm);
     applied_.add(n);
     dequeue(n);

@@ -33,6 +33,7 @@
 #include "cache/change_mapper.hpp"
 #include "cache/change_source.hpp"
 #include "cache/read_through.hpp"
+#include "common/outage.hpp"
 #include "common/units.hpp"
 
 namespace readthru::cache {
@@ -86,6 +87,9 @@ class CdcApplier : public metrics::Source {
   std::string leader_key_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer retry_timer_;
+  // Retries every second while Redis or the database is away: logged once when they start
+  // failing, every 30 s while they do, and once when they work again.
+  Outage describe_outage_, apply_outage_;
   bool stopped_ = false;
   bool leading_ = false;
   bool applying_ = false;

@@ -190,8 +190,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
     }
     if (keys.empty() && tags.empty() && keyspaces.empty()) {
       bad_.add();
-      spdlog::warn("invalidation stream '{}': entry {} has no key, tag or keyspace field; skipped",
-                   options_.key, entry.elements[0].str);
+      logSkipped("entry " + entry.elements[0].str + " has no key, tag or keyspace field");
       continue;
     }
     applied_.add();
@@ -207,7 +206,7 @@ void StreamConsumer::apply(std::vector<resp::Value> entries) {
       // An unknown keyspace is the entry's fault, not Redis's: retrying cannot help.
       if (!read_through_.hasKeyspace(ks)) {
         bad_.add();
-        spdlog::warn("invalidation stream '{}': no keyspace named '{}'; skipped", options_.key, ks);
+        logSkipped("no keyspace named '" + ks + "'");
         continue;
       }
       ++batch->remaining;
@@ -239,6 +238,18 @@ void StreamConsumer::collect(metrics::Sink& sink) const {
   sink.add(kErrors, errors_);
   sink.add(kClaimed, claimed_);
   sink.add(kDropped, dropped_);
+}
+
+void StreamConsumer::logSkipped(const std::string& why) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  const LineBudget::Verdict v = skipped_lines_.admit(now);
+  if (v.suppressed > 0) {
+    spdlog::warn("invalidation stream '{}': {} more entries skipped, not logged", options_.key,
+                 v.suppressed);
+  }
+  if (v.log) spdlog::warn("invalidation stream '{}': {}; skipped", options_.key, why);
 }
 
 }  // namespace readthru::cache

@@ -18,6 +18,7 @@
 
 #include "cache/backend.hpp"
 #include "cache/read_through.hpp"
+#include "common/line_budget.hpp"
 #include "common/units.hpp"
 
 namespace readthru::cache {
@@ -42,6 +43,8 @@ class StreamConsumer : public metrics::Source {
   void collect(metrics::Sink& sink) const override;
 
  private:
+  // A bad entry's line, within skipped_lines_.
+  void logSkipped(const std::string& why);
   struct Batch;
 
   void createGroup();
@@ -60,6 +63,9 @@ class StreamConsumer : public metrics::Source {
   bool own_pending_ = true;  // read our own pending entries ("0") before new ones (">")
   std::chrono::steady_clock::time_point next_claim_{};
   std::string last_error_;  // logged once until the stream works again
+  // Entries skipped are the producer's doing and may come by the thousand: a few lines a
+  // second, the rest counted (readthru_stream_entries_bad_total) and summed in the next line.
+  LineBudget skipped_lines_{5};
   std::string failing_id_;  // the first entry of the batch that failed last, and how often
   int attempts_ = 0;
   metrics::Counter applied_, bad_, errors_, claimed_, dropped_;

@@ -112,6 +112,9 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"cluster|keyslot", Route::kLocal, "pure computation (key_slot.hpp)"},
     {"cluster|help", Route::kLocal, "lists the emulated subcommands"},
 
+    // What the client sees is readthru; each node's own SLOWLOG is reached on the node.
+    {"slowlog", Route::kLocal, "readthru's own slow log: the proxy's view of each command"},
+
     // Multi-key commands readthru splits per slot and merges.
     {"mget", Route::kSplit, "values merged back in argument order"},
     {"mset", Route::kSplit, "each slot's pairs set on its owner; OK when all are"},
@@ -137,7 +140,6 @@ constexpr RouteOverride kRouteOverrides[] = {
     {"config|set", Route::kFanOut, "keeps masters' configuration alike"},
     {"config|resetstat", Route::kFanOut, "statistics are per node"},
     {"config|rewrite", Route::kFanOut, "follows CONFIG SET to every master"},
-    {"slowlog|reset", Route::kFanOut, "slow logs are per node"},
     {"latency|reset", Route::kFanOut, "latency events are per node"},
 
     // Keyed and keyless commands left to the default route, listed for the reason.

@@ -1,77 +1,101 @@
 #include "common/log.hpp"
 
-#include <spdlog/pattern_formatter.h>
+#include <spdlog/formatter.h>
 
+#include <array>
+#include <chrono>
+#include <ctime>
 #include <memory>
-#include <string>
+
+#include "common/json_string.hpp"
 
 namespace readthru {
 namespace {
 
-// %j: the message escaped for a JSON string, so a line stays valid JSON whatever a log
-// message quotes (key names, Redis error texts, addresses).
-class JsonMessageFlag : public spdlog::custom_flag_formatter {
+// The config's level names, indexed by spdlog::level::level_enum.
+constexpr std::array<std::string_view, 7> kLevelNames{"trace", "debug",    "info", "warn",
+                                                      "error", "critical", "off"};
+
+struct FormatName {
+  std::string_view name;
+  LogFormat format;
+};
+constexpr std::array kFormats{FormatName{"text", LogFormat::kText},
+                              FormatName{"json", LogFormat::kJson}};
+
+class JsonFormatter : public spdlog::formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    static const char* kHex = "0123456789abcdef";
-    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
-      switch (c) {
-        case '"':
-          dest.append(std::string_view("\\\""));
-          break;
-        case '\\':
-          dest.append(std::string_view("\\\\"));
-          break;
-        case '\n':
-          dest.append(std::string_view("\\n"));
-          break;
-        case '\r':
-          dest.append(std::string_view("\\r"));
-          break;
-        case '\t':
-          dest.append(std::string_view("\\t"));
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            const char esc[] = {'\\', 'u', '0', '0', kHex[(c >> 4) & 0xf], kHex[c & 0xf]};
-            dest.append(esc, esc + sizeof esc);
-          } else {
-            dest.push_back(c);
-          }
-      }
-    }
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch());
+    const auto level = static_cast<std::size_t>(msg.level);
+    const std::string line =
+        jsonLogLine(millis.count(), level < kLevelNames.size() ? kLevelNames[level] : "?",
+                    msg.thread_id, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(line.data(), line.data() + line.size());
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonMessageFlag>();
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
   }
 };
 
 }  // namespace
 
+bool parseLogFormat(std::string_view name, LogFormat& out) {
+  for (const FormatName& f : kFormats) {
+    if (f.name == name) {
+      out = f.format;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view logFormatName(LogFormat format) {
+  for (const FormatName& f : kFormats) {
+    if (f.format == format) return f.name;
+  }
+  return "?";
+}
+
 bool isLogLevel(std::string_view level) {
-  return level == "trace" || level == "debug" || level == "info" || level == "warn" ||
-         level == "error" || level == "critical" || level == "off";
+  for (std::string_view name : kLevelNames) {
+    if (name == level) return true;
+  }
+  return false;
 }
 
-bool setLogLevel(std::string_view level) {
+bool setupLogging(std::string_view level, LogFormat format) {
   if (!isLogLevel(level)) return false;
   spdlog::set_level(spdlog::level::from_str(std::string(level)));
-  return true;
-}
-
-bool setupLogging(std::string_view level, bool json) {
-  if (!isLogLevel(level)) return false;
-  spdlog::set_level(spdlog::level::from_str(std::string(level)));
-  if (json) {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<JsonMessageFlag>('j').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%j"})");
-    spdlog::set_formatter(std::move(formatter));
+  if (format == LogFormat::kJson) {
+    spdlog::set_formatter(std::make_unique<JsonFormatter>());
   } else {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ [%t] %v");
   }
   return true;
+}
+
+std::string jsonLogLine(std::int64_t unix_millis, std::string_view level, std::uint64_t thread,
+                        std::string_view msg) {
+  const std::time_t secs = static_cast<std::time_t>(unix_millis / 1000);
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char ts[40];
+  const std::size_t n = std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::string out = R"({"ts":")";
+  out.append(ts, n);
+  const auto ms = static_cast<int>(unix_millis % 1000);
+  out += {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+          static_cast<char>('0' + ms % 10), 'Z'};
+  out += R"(","level":")";
+  out += level;
+  out += R"(","thread":)";
+  out += std::to_string(thread);
+  out += R"(,"msg":")";
+  appendJsonString(out, msg);
+  out += "\"}\n";
+  return out;
 }
 
 }  // namespace readthru

@@ -36,6 +36,14 @@ bool multiply(std::uint64_t n, std::uint64_t by, std::uint64_t& out) {
 
 }  // namespace
 
+std::optional<std::chrono::microseconds> parseDurationMicros(std::string_view text) {
+  auto parts = split(text);
+  if (parts && parts->unit == "us") return std::chrono::microseconds(parts->number);
+  auto ms = parseDuration(text);
+  if (!ms || ms->count() > std::numeric_limits<std::int64_t>::max() / 1000) return std::nullopt;
+  return std::chrono::microseconds(*ms);
+}
+
 std::optional<Millis> parseDuration(std::string_view text) {
   auto parts = split(text);
   if (!parts) return std::nullopt;

@@ -185,14 +185,42 @@ void readAdmin(const Reader& r, const YAML::Node& node, AdminConfig& out) {
 
 void readLog(const Reader& r, const YAML::Node& node, LogConfig& out) {
   r.requireMap(node, "log");
-  r.allowOnly(node, "log", {"level", "json"});
+  r.allowOnly(node, "log",
+              {"level", "format", "json", "slow_threshold", "slow_log_max_len",
+               "slow_log_lines_per_second"});
   if (auto n = node["level"]) {
     out.level = r.scalar(n, "log.level");
     if (!isLogLevel(out.level)) {
       r.fail(n, "log.level", "must be one of trace, debug, info, warn, error, critical, off");
     }
   }
-  if (auto n = node["json"]) out.json = r.boolean(n, "log.json");
+  if (auto n = node["format"]) {
+    if (!parseLogFormat(r.scalar(n, "log.format"), out.format)) {
+      r.fail(n, "log.format", "must be text or json");
+    }
+  }
+  // The older spelling, kept so that existing files still load.
+  if (auto n = node["json"]) {
+    const LogFormat said = r.boolean(n, "log.json") ? LogFormat::kJson : LogFormat::kText;
+    if (node["format"] && said != out.format) {
+      r.fail(n, "log.json", "says otherwise than log.format; keep log.format alone");
+    }
+    out.format = said;
+  }
+  if (auto n = node["slow_threshold"]) {
+    const std::string text = r.scalar(n, "log.slow_threshold");
+    auto d = parseDurationMicros(text);
+    if (!d) r.fail(n, "log.slow_threshold", "must be a duration such as 500us or 10ms, or 0");
+    out.slow_threshold = *d;
+  }
+  if (auto n = node["slow_log_max_len"]) {
+    out.slow_log_max_len =
+        static_cast<std::uint32_t>(r.integer(n, "log.slow_log_max_len", 0, 100'000));
+  }
+  if (auto n = node["slow_log_lines_per_second"]) {
+    out.slow_log_lines_per_second =
+        static_cast<std::uint32_t>(r.integer(n, "log.slow_log_lines_per_second", 0, 100'000));
+  }
 }
 
 }  // namespace

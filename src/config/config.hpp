@@ -2,6 +2,7 @@
 // readthru's configuration as plain, validated structs. Every value here has been checked:
 // code that receives a Config never re-validates it. See docs/configuration.md.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log_format.hpp"
 #include "common/units.hpp"
 
 namespace readthru::config {
@@ -272,7 +274,13 @@ struct AuthConfig {
 
 struct LogConfig {
   std::string level = "info";
-  bool json = false;
+  LogFormat format = LogFormat::kText;  // `json: true` is read as format: json
+  // Commands sent on that take longer are kept in the slow log (SLOWLOG GET) and logged
+  // at warn. 0: off.
+  std::chrono::microseconds slow_threshold{10'000};
+  std::uint32_t slow_log_max_len = 128;
+  std::uint32_t slow_log_lines_per_second = 10;  // across the process; the rest counted
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {

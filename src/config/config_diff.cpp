@@ -123,7 +123,12 @@ constexpr std::array kSettings{
     field<&C::auth, &AuthConfig::default_admin>("auth.default_admin", Takes::kNow),
     field<&C::auth, &AuthConfig::users>("auth.users", Takes::kNow),
     field<&C::log, &LogConfig::level>("log.level", Takes::kNow),
-    field<&C::log, &LogConfig::json>("log.json", Takes::kRestart),
+    // Set on io thread 0 by the reload (common/log.hpp, server/slow_log.hpp).
+    field<&C::log, &LogConfig::format>("log.format", Takes::kNow),
+    field<&C::log, &LogConfig::slow_threshold>("log.slow_threshold", Takes::kNow),
+    field<&C::log, &LogConfig::slow_log_max_len>("log.slow_log_max_len", Takes::kNow),
+    field<&C::log, &LogConfig::slow_log_lines_per_second>("log.slow_log_lines_per_second",
+                                                          Takes::kNow),
 };
 
 // A rule as compared: where it was written does not count, what it says does.

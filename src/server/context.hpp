@@ -17,6 +17,7 @@
 #include "metrics/registry.hpp"
 #include "server/auth_state.hpp"
 #include "server/session_list.hpp"
+#include "server/slow_log.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -113,6 +114,7 @@ struct ServerContext {
   std::vector<std::unique_ptr<SessionList>> sessions;
   // Every metric source, for INFO, /metrics and READTHRU.STATS (all io threads).
   metrics::Registry metrics;
+  SlowLog slow_log;          // one ring per io thread; SLOWLOG reads them all
   ReloadHook reload;         // set before the io threads run
   CommandHook doctor, warm;  // set before the io threads run; warm only with keyspaces
 };

@@ -37,7 +37,28 @@ Dispatcher::Dispatcher(boost::asio::io_context& io, ServerContext& ctx, ThreadSt
       stats_(stats),
       backend_(backend),
       read_through_(read_through),
-      backend_info_(backend) {}
+      backend_info_(backend) {
+  for (std::size_t i = 0; i < ctx.stats.size(); ++i) {
+    if (ctx.stats[i].get() == &stats) thread_ = i;
+  }
+}
+
+void Dispatcher::sendOn(Session& session, const command::CommandSpec& spec,
+                        std::vector<std::string>& args) {
+  // The reply's place, timed and sampled for the slow log while `args` are still here.
+  cache::ReplyCallback reply =
+      session.replyLater(commandIndex(spec), ctx_.slow_log.sample(spec, args));
+  cache::Command cmd{std::move(args), &spec, session.info().id};
+  if (read_through_ != nullptr && read_through_->owns(spec, cmd.args)) {
+    read_through_->execute(std::move(cmd), std::move(reply));
+    return;
+  }
+  backend_.execute(std::move(cmd), std::move(reply));
+}
+
+void Dispatcher::slow(std::chrono::nanoseconds took, SlowSample sample, const ClientInfo& client) {
+  ctx_.slow_log.record(thread_, took, std::move(sample), client.peer, client.name);
+}
 
 // As Redis 7.0's processCommand: after the unknown-command and arity checks, a client that
 // has not authenticated may run only the no_auth commands (AUTH, HELLO, QUIT, RESET), and an
@@ -97,13 +118,7 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
                                                 std::string(spec->route_note));
       return;
     default:
-      if (read_through_ != nullptr && read_through_->owns(*spec, args)) {
-        read_through_->execute({std::move(args), spec, session.info().id},
-                               session.replyLater(commandIndex(*spec)));
-        return;
-      }
-      backend_.execute({std::move(args), spec, session.info().id},
-                       session.replyLater(commandIndex(*spec)));
+      sendOn(session, *spec, args);
       return;
   }
 }

@@ -4,6 +4,8 @@
 // port. One Dispatcher per io thread. Errors a client sees use Redis's own wording.
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,10 +13,12 @@
 #include "cache/read_through.hpp"
 #include "command/command_table.hpp"
 #include "server/backend_info.hpp"
+#include "server/slow_log.hpp"
 
 namespace readthru::server {
 
 class Session;
+struct ClientInfo;
 struct ServerContext;
 struct ThreadStats;
 
@@ -27,6 +31,9 @@ class Dispatcher {
   // Handles one request; `args` may be moved from. Its reply goes into the session's
   // reply order, now or later.
   void dispatch(Session& session, std::vector<std::string>& args);
+
+  // A command of this thread took past log.slow_threshold: into the slow log.
+  void slow(std::chrono::nanoseconds took, SlowSample sample, const ClientInfo& client);
 
  private:
   // Authentication and ACL: false when the request was answered (refused) or dropped.
@@ -53,6 +60,10 @@ class Dispatcher {
   // INFO: backend sums are fetched (or taken from the cache) before the reply.
   void info(Session& session, const std::vector<std::string>& args);
   void cluster(std::string& out, const std::vector<std::string>& args);
+  // slowlog_command.cpp: SLOWLOG, from readthru's own slow log
+  void slowlog(std::string& out, const std::vector<std::string>& args);
+  // To Redis or the read-through service, timed (and sampled for the slow log).
+  void sendOn(Session& session, const command::CommandSpec& spec, std::vector<std::string>& args);
 
   boost::asio::io_context& io_;
   ServerContext& ctx_;
@@ -60,10 +71,13 @@ class Dispatcher {
   cache::Backend& backend_;
   cache::ReadThrough* read_through_;
   BackendInfoCache backend_info_;
+  std::size_t thread_ = 0;  // index of this io thread (its ThreadStats in the context)
 };
 
 // Redis's texts, shared by the dispatcher and its tests.
 std::string unknownCommandError(const std::vector<std::string>& args);
 std::string wrongArityError(std::string_view command_name);
+// A 64-bit integer as Redis's string2ll reads it (no '+', no spaces, no leading zeros).
+std::optional<long long> parseRedisInteger(std::string_view s);
 
 }  // namespace readthru::server

@@ -12,7 +12,6 @@
 #include "server/session.hpp"
 
 namespace readthru::server {
-namespace {
 
 // A 64-bit integer as Redis's string2ll reads it: an optional '-', no '+', no spaces, no
 // leading zeros, no "-0", at most 20 characters.
@@ -25,6 +24,8 @@ std::optional<long long> parseRedisInteger(std::string_view s) {
   if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
   return value;
 }
+
+namespace {
 
 // Redis refuses names with spaces, newlines or other non-printable characters.
 bool validClientName(std::string_view name) {
@@ -78,6 +79,8 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
     commandCommand(out, args);
   } else if (name == "cluster") {
     cluster(out, args);
+  } else if (name == "slowlog") {
+    slowlog(out, args);
   } else {
     resp::appendError(out, "ERR readthru: '" + std::string(spec.name) + "' is not supported");
   }

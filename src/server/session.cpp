@@ -230,11 +230,11 @@ cache::ReplyCallback Session::replyLater() {
   return [self = shared_from_this(), seq](resp::Value v) { self->complete(seq, v); };
 }
 
-cache::ReplyCallback Session::replyLater(std::size_t command) {
+cache::ReplyCallback Session::replyLater(std::size_t command, SlowSample sample) {
   queue_.push_back({std::string(), false});
   const std::uint64_t seq = head_seq_ + queue_.size() - 1;
-  return [self = shared_from_this(), seq, command,
-          start = std::chrono::steady_clock::now()](resp::Value v) {
+  return [self = shared_from_this(), seq, command, sample = std::move(sample),
+          start = std::chrono::steady_clock::now()](resp::Value v) mutable {
     ThreadStats& stats = self->stats_;
     const auto took = std::chrono::steady_clock::now() - start;
     stats.request_duration.observe(took);
@@ -242,6 +242,9 @@ cache::ReplyCallback Session::replyLater(std::size_t command) {
     (v.isError() ? c.error : c.ok).add();
     c.nanos.add(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+    if (self->ctx_.slow_log.slow(took)) {
+      self->dispatcher_.slow(took, std::move(sample), self->info_);
+    }
     self->complete(seq, v);
   };
 }

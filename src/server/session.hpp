@@ -27,6 +27,7 @@
 #include "cache/backend.hpp"
 #include "resp/request_parser.hpp"
 #include "server/client_auth.hpp"
+#include "server/slow_log.hpp"
 #include "tls/stream.hpp"
 
 namespace readthru::server {
@@ -73,8 +74,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Reserves the next place in the reply order; the callback fills it later (once).
   cache::ReplyCallback replyLater();
   // The same, for a command sent on: its reply is counted by command (index in
-  // command::allCommands()) and result, and timed.
-  cache::ReplyCallback replyLater(std::size_t command);
+  // command::allCommands()) and result, and timed; past log.slow_threshold, `sample` goes
+  // to the slow log.
+  cache::ReplyCallback replyLater(std::size_t command, SlowSample sample);
   // Close the connection once everything before it has been written (QUIT, protocol
   // errors).
   void closeAfterReplies() { closing_ = true; }

@@ -245,9 +245,11 @@ void Pool::dispatch() {
 void Pool::onReady(Connection& conn) {
   if (conn.readyCount() > 1) stats_.reconnects.add();
   countConnectionsUp();
-  if (down_) {
-    down_ = false;
-    spdlog::info("postgres reachable again");
+  down_ = false;
+  const auto now = Outage::Clock::now();
+  if (outage_.succeeded(now) == Outage::Say::kBack) {
+    spdlog::info("postgres reachable again after {} failed connect(s) in {} ms", outage_.failures(),
+                 outage_.downFor(now).count());
   }
   dispatch();
 }
@@ -261,9 +263,16 @@ void Pool::onDown(Connection& conn, const std::string& reason, bool connect_fail
     dispatch();
     return;
   }
-  if (down_ || anyConnected()) return;
+  if (anyConnected()) return;
+  const auto now = Outage::Clock::now();
+  const Outage::Say say = outage_.failed(now);
+  if (say == Outage::Say::kStillDown) {
+    spdlog::warn("postgres still unreachable after {} failed connect(s) in {} s: {}",
+                 outage_.failures(), outage_.downFor(now).count() / 1000, reason);
+  }
+  if (down_) return;
   down_ = true;
-  spdlog::warn("postgres unreachable: {}", reason);
+  if (say == Outage::Say::kDown) spdlog::warn("postgres unreachable: {}", reason);
   // A cache must not hold work behind a dead database: everything waiting fails now.
   std::deque<Waiting> waiting;
   waiting.swap(queue_);

@@ -24,6 +24,7 @@
 
 #include "cache/source_loader.hpp"
 #include "common/fault.hpp"
+#include "common/outage.hpp"
 #include "common/result.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
@@ -123,6 +124,7 @@ class Pool : public cache::SourceLoader {
   bool started_ = false;
   bool stopped_ = false;
   bool down_ = false;  // no connection and the last connect failed: refuse queries
+  Outage outage_;      // for the log: once when down, every 30 s, once when back
   std::string last_error_;
   Stats stats_;
 };

@@ -211,7 +211,11 @@ void ReplicationStream::startStreaming() {
       [this] {
         state_ = State::kStreaming;
         backoff_ = Millis{0};
-        reported_down_ = false;
+        const auto now = Outage::Clock::now();
+        if (outage_.succeeded(now) == Outage::Say::kBack) {
+          spdlog::info("cdc: slot {} back after {} failed attempt(s) in {} ms", options_.slot,
+                       outage_.failures(), outage_.downFor(now).count());
+        }
         if (ever_connected_) stats_.reconnects.add();
         ever_connected_ = true;
         stats_.connected.set(1);
@@ -278,12 +282,19 @@ void ReplicationStream::fail(const std::string& reason) {
   const bool was_streaming = state_ == State::kStreaming;
   closeSession();
   stats_.connected.set(0);
-  if (!reported_down_) {
-    reported_down_ = true;
-    spdlog::warn("cdc: {} slot {}: {}; retrying",
-                 was_streaming ? "lost stream from" : "cannot stream from", options_.slot, reason);
-  } else {
-    spdlog::debug("cdc: slot {} still unavailable: {}", options_.slot, reason);
+  const auto now = Outage::Clock::now();
+  switch (outage_.failed(now)) {
+    case Outage::Say::kDown:
+      spdlog::warn("cdc: {} slot {}: {}; retrying",
+                   was_streaming ? "lost stream from" : "cannot stream from", options_.slot,
+                   reason);
+      break;
+    case Outage::Say::kStillDown:
+      spdlog::warn("cdc: slot {} still unavailable after {} attempt(s) in {} s: {}", options_.slot,
+                   outage_.failures(), outage_.downFor(now).count() / 1000, reason);
+      break;
+    default:
+      spdlog::debug("cdc: slot {} still unavailable: {}", options_.slot, reason);
   }
   backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
   state_ = State::kBackoff;

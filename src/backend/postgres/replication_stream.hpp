@@ -39,6 +39,7 @@
 
 #include "backend/postgres/pgoutput.hpp"
 #include "cache/change_source.hpp"
+#include "common/outage.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
 
@@ -139,7 +140,7 @@ class ReplicationStream : public cache::ChangeSource {
   State state_ = State::kIdle;
   Millis backoff_{0};
   bool ever_connected_ = false;
-  bool reported_down_ = false;  // the current outage has been logged
+  Outage outage_;  // the stream's: logged when it starts, every 30 s, and when it ends
   std::uint64_t session_id_ = 0;
 
   TransactionAssembler assembler_;

@@ -40,7 +40,6 @@ constexpr FanRule kFanRules[] = {
     {"function|delete", FanMerge::kAllOk, false},
     {"function|restore", FanMerge::kAllOk, false},
     {"config|rewrite", FanMerge::kAllOk, true},
-    {"slowlog|reset", FanMerge::kAllOk, true},
     {"latency|reset", FanMerge::kSum, true},
 };
 

@@ -1,6 +1,8 @@
 // Router: learning and following the topology (CLUSTER SLOTS, Sentinel), and the periodic
 // sweep that enforces deadlines.
 
+#include <algorithm>
+
 #include "backend/redis/router.hpp"
 #include "common/log.hpp"
 
@@ -226,15 +228,31 @@ void Router::followMaster(const config::Endpoint& master, std::string_view why) 
   applyMap(SlotMap::single(master));
 }
 
+// The masters of a map, sorted, for the log ("10.0.0.1:7000, 10.0.0.2:7000").
+namespace {
+std::string mastersOf(const SlotMap& map) {
+  std::vector<std::string> names;
+  for (const Shard& shard : map.shards()) names.push_back(shard.master.str());
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+}  // namespace
+
 void Router::applyMap(SlotMap map) {
   const bool first = map_.empty();
-  const std::size_t before = map_.shards().size();
+  const std::string masters_before = mastersOf(map_);
+  const std::size_t slots_before = map_.assignedSlots();
   const std::size_t nodes_before = map_.nodeCount();
   map_ = std::move(map);
   stats_.slot_map_known.set(map_.empty() ? 0 : 1);
-  if (first || before != map_.shards().size()) {
-    spdlog::info("redis {}: {} master(s), {} slots served", config::modeName(cfg_.mode),
-                 map_.shards().size(), map_.assignedSlots());
+  // A failover or a resharding: once per change of the masters or of the slots served,
+  // not per refresh.
+  if (const std::string masters = mastersOf(map_);
+      first || masters != masters_before || slots_before != map_.assignedSlots()) {
+    spdlog::info("redis {}: {} master(s) [{}], {} slots served", config::modeName(cfg_.mode),
+                 map_.shards().size(), masters, map_.assignedSlots());
   }
   if (topology_listener_ && (first || nodes_before != map_.nodeCount())) {
     topology_listener_(map_.nodeCount());

@@ -131,13 +131,14 @@ TEST(Routes, FollowTheOverrideTable) {
                     "function|flush", "config|resetstat"}) {
     EXPECT_EQ(route(name), Route::kFanOut) << name;
   }
-  for (auto name : {"time", "lastsave", "config|get", "publish", "slowlog|get"}) {
+  for (auto name : {"time", "lastsave", "config|get", "publish"}) {
     EXPECT_EQ(route(name), Route::kAnyNode) << name;
   }
   for (auto name : {"set", "msetnx", "eval", "xread", "xreadgroup", "memory|usage", "spublish"}) {
     EXPECT_EQ(route(name), Route::kKeyed) << name;
   }
-  for (auto name : {"auth", "acl|whoami"}) {
+  for (auto name : {"auth", "acl|whoami", "slowlog", "slowlog|get", "slowlog|len", "slowlog|reset",
+                    "slowlog|help"}) {
     EXPECT_EQ(route(name), Route::kLocal) << name;
   }
   for (auto name : {"subscribe", "ssubscribe", "blpop", "bzmpop", "multi", "watch", "acl",

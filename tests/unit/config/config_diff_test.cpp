@@ -71,6 +71,18 @@ TEST(ConfigDiff, PoolSettingsBuildNewPools) {
   EXPECT_TRUE(d.new_pools);
 }
 
+TEST(ConfigDiff, LogSettingsApplyAtOnce) {
+  Config next = load();
+  next.log.format = LogFormat::kJson;
+  next.log.slow_threshold = std::chrono::microseconds(1);
+  next.log.slow_log_max_len = 1;
+  next.log.slow_log_lines_per_second = 1;
+  const ConfigDiff d = diff(load(), next);
+  EXPECT_EQ(d.applied, (Names{"log.format", "log.slow_threshold", "log.slow_log_max_len",
+                              "log.slow_log_lines_per_second"}));
+  EXPECT_TRUE(d.restart.empty());
+}
+
 TEST(ConfigDiff, BackendAndDsnNeedARestart) {
   Config next = load();
   next.backend.command_timeout = Millis(5);

@@ -77,7 +77,7 @@ log: { level: debug, json: true }
   EXPECT_EQ(cfg.backend.connect_timeout, Millis(500));
   EXPECT_EQ(cfg.backend.connections_per_node, 4);
   EXPECT_EQ(cfg.log.level, "debug");
-  EXPECT_TRUE(cfg.log.json);
+  EXPECT_EQ(cfg.log.format, LogFormat::kJson);  // written as the older `json: true`
 }
 
 TEST(Config, ErrorsNameFileLineAndKey) {
@@ -141,6 +141,39 @@ TEST(Config, InvalidYamlNamesTheLine) {
   const std::string e = errorOf("listen:\n  port: [1\nbackend: {}\n");
   EXPECT_EQ(e.rfind("test.yaml:", 0), 0u);
   EXPECT_NE(e.find("invalid YAML"), std::string::npos);
+}
+
+TEST(Config, LogSection) {
+  const Config defaults = loadString(kMinimal, "t.yaml");
+  EXPECT_EQ(defaults.log.format, LogFormat::kText);
+  EXPECT_EQ(defaults.log.slow_threshold, std::chrono::milliseconds(10));
+  EXPECT_EQ(defaults.log.slow_log_max_len, 128u);
+  EXPECT_EQ(defaults.log.slow_log_lines_per_second, 10u);
+  const Config cfg = loadString(
+      "log: { format: json, slow_threshold: 250us, slow_log_max_len: 7, "
+      "slow_log_lines_per_second: 0 }\n" +
+          std::string(kMinimal),
+      "t.yaml");
+  EXPECT_EQ(cfg.log.format, LogFormat::kJson);
+  EXPECT_EQ(cfg.log.slow_threshold, std::chrono::microseconds(250));  // not rounded to 1ms
+  EXPECT_EQ(cfg.log.slow_log_max_len, 7u);
+  EXPECT_EQ(cfg.log.slow_log_lines_per_second, 0u);
+  EXPECT_EQ(loadString("log: { slow_threshold: 0 }\n" + std::string(kMinimal), "t.yaml")
+                .log.slow_threshold.count(),
+            0);
+  // The older `json:` agrees with format:, or is an error rather than a silent winner.
+  EXPECT_EQ(loadString("log: { json: false, format: text }\n" + std::string(kMinimal), "t.yaml")
+                .log.format,
+            LogFormat::kText);
+  EXPECT_NE(errorOf("log: { json: true, format: text }\n" + std::string(kMinimal))
+                .find("log.json: says otherwise than log.format"),
+            std::string::npos);
+  EXPECT_NE(errorOf("log: { format: xml }\n" + std::string(kMinimal))
+                .find("log.format: must be text or json"),
+            std::string::npos);
+  EXPECT_NE(errorOf("log: { slow_threshold: 10 }\n" + std::string(kMinimal))
+                .find("log.slow_threshold: must be a duration"),
+            std::string::npos);
 }
 
 TEST(Config, MissingFile) { EXPECT_THROW(loadFile("/nonexistent/readthru.yaml"), ConfigError); }
