@@ -6,6 +6,7 @@
 // `info_by_label` one line per series, named info + "_" + its first label's value
 // ("backend_failed_timeout").
 
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,12 @@ struct Family {
   // always had (seconds in Prometheus, milliseconds in INFO: 1000).
   double info_scale = 1;
 };
+
+// The value INFO shows for `v` of family `f`: scaled values are rounded (INFO's
+// milliseconds are whole). Both INFO's renderer and Snapshot::info() use it.
+inline double infoValue(double v, const Family& f) {
+  return f.info_scale == 1 ? v : std::round(v * f.info_scale);
+}
 
 struct Label {
   std::string_view name;

@@ -100,11 +100,6 @@ void appendHistogram(std::string& out, std::string_view name, const Series& s) {
   out.push_back('\n');
 }
 
-// A scaled value is rounded: INFO's milliseconds are whole.
-double infoValue(double v, const Family& f) {
-  return f.info_scale == 1 ? v : std::round(v * f.info_scale);
-}
-
 }  // namespace
 
 std::string formatNumber(double v) {

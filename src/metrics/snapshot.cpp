@@ -64,13 +64,13 @@ double Snapshot::value(std::string_view name, const Label& label) const {
 std::optional<double> Snapshot::info(std::string_view info_name) const {
   for (const FamilySamples& f : families_) {
     if (f.family->info == info_name && !f.family->info_by_label) {
-      return std::round(total(f.family->name) * f.family->info_scale);
+      return infoValue(total(f.family->name), *f.family);
     }
     if (!f.family->info_by_label || !info_name.starts_with(f.family->info)) continue;
     for (const Series& s : f.series) {
       if (!s.labels.empty() &&
           info_name == std::string(f.family->info) + "_" + s.labels.front().value) {
-        return s.value;
+        return infoValue(s.value, *f.family);
       }
     }
   }
