@@ -1,9 +1,9 @@
 #include "server/server.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 #include "common/log.hpp"
+#include "server/refusal.hpp"
 #include "server/session.hpp"
 #include "tls/context.hpp"
 
@@ -74,46 +74,62 @@ void Server::closeClients(std::function<void(DrainCut)> done) {
 
 void Server::accept() {
   const std::size_t thread = next_thread_++ % ios_.size();
-  acceptor_.async_accept(*ios_[thread], [this, thread](boost::system::error_code ec,
-                                                       tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopAccepting()
-    if (ec) {
-      // EMFILE and friends: keep serving the clients we have, try again shortly.
-      spdlog::warn("accept failed: {}", ec.message());
-      auto timer =
-          std::make_shared<asio::steady_timer>(*ios_.front(), std::chrono::milliseconds(100));
-      timer->async_wait([this, timer](boost::system::error_code) { accept(); });
-      return;
-    }
-    ThreadStats& acceptor_stats = *ctx_.stats.front();  // only this thread writes these two
-    acceptor_stats.connections_received.add();
-    const int max_clients = ctx_.limits.max_clients.load(std::memory_order_relaxed);
-    if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
-      ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
-      acceptor_stats.rejected_connections.add();
-      if (ctx_.tls) {
-        // The refusal would need a handshake first: a TLS client just sees a close.
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        accept();
-        return;
-      }
-      auto sock = std::make_shared<tcp::socket>(std::move(socket));
-      static const std::string kFull = "-ERR max number of clients reached\r\n";
-      asio::async_write(*sock, asio::buffer(kFull), [sock](boost::system::error_code, std::size_t) {
-        boost::system::error_code ignored;
-        sock->close(ignored);
-      });
-    } else {
-      // The context as it is now: a reload that replaces it leaves this connection's alone.
-      tls::Stream stream =
-          ctx_.tls ? tls::Stream(std::move(socket), ctx_.tls) : tls::Stream(std::move(socket));
-      auto session = std::make_shared<Session>(std::move(stream), *dispatchers_[thread], ctx_,
-                                               *ctx_.stats[thread], *ctx_.sessions[thread]);
-      asio::post(*ios_[thread], [session] { session->start(); });
-    }
-    accept();
-  });
+  acceptor_.async_accept(*ios_[thread],
+                         [this, thread](boost::system::error_code ec, tcp::socket socket) {
+                           if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
+                             return;  // stopAccepting()
+                           }
+                           if (ec) {
+                             acceptFailed(ec);
+                             return;
+                           }
+                           accepted(thread, std::move(socket));
+                           accept();
+                         });
+}
+
+// EMFILE and friends: keep serving the clients we have, try again shortly; one line when
+// the failures start, a reminder while they last, one when they end.
+void Server::acceptFailed(const boost::system::error_code& ec) {
+  const auto now = Outage::Clock::now();
+  switch (accept_errors_.failed(now)) {
+    case Outage::Say::kDown:
+      spdlog::warn("accept failed, retrying every 100 ms: {}", ec.message());
+      break;
+    case Outage::Say::kStillDown:
+      spdlog::warn("accept still failing after {} attempt(s) in {} s: {}",
+                   accept_errors_.failures(), accept_errors_.downFor(now).count() / 1000,
+                   ec.message());
+      break;
+    default:
+      break;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(*ios_.front(), std::chrono::milliseconds(100));
+  timer->async_wait([this, timer](boost::system::error_code) { accept(); });
+}
+
+void Server::accepted(std::size_t thread, tcp::socket socket) {
+  if (const auto now = Outage::Clock::now(); accept_errors_.succeeded(now) == Outage::Say::kBack) {
+    spdlog::info("accepting again after {} failed attempt(s) in {} ms", accept_errors_.failures(),
+                 accept_errors_.downFor(now).count());
+  }
+  ThreadStats& acceptor_stats = *ctx_.stats.front();  // only this thread writes these two
+  acceptor_stats.connections_received.add();
+  // The TLS context as it is now: a reload that replaces it leaves this connection's alone.
+  tls::Stream stream =
+      ctx_.tls ? tls::Stream(std::move(socket), ctx_.tls) : tls::Stream(std::move(socket));
+  const int max_clients = ctx_.limits.max_clients.load(std::memory_order_relaxed);
+  if (ctx_.connected_clients.fetch_add(1, std::memory_order_relaxed) >= max_clients) {
+    ctx_.connected_clients.fetch_sub(1, std::memory_order_relaxed);
+    acceptor_stats.rejected_connections.add();
+    refuseClient(std::move(stream),
+                 std::chrono::milliseconds(
+                     ctx_.limits.tls_handshake_timeout_ms.load(std::memory_order_relaxed)));
+    return;
+  }
+  auto session = std::make_shared<Session>(std::move(stream), *dispatchers_[thread], ctx_,
+                                           *ctx_.stats[thread], *ctx_.sessions[thread]);
+  asio::post(*ios_[thread], [session] { session->start(); });
 }
 
 }  // namespace readthru::server

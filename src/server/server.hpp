@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cache/backend.hpp"
+#include "common/outage.hpp"
 #include "server/context.hpp"
 #include "server/dispatcher.hpp"
 
@@ -38,11 +39,14 @@ class Server {
 
  private:
   void accept();
+  void acceptFailed(const boost::system::error_code& ec);
+  void accepted(std::size_t thread, boost::asio::ip::tcp::socket socket);
 
   ServerContext& ctx_;
   std::vector<boost::asio::io_context*> ios_;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  Outage accept_errors_;  // EMFILE and the like: a line when they start and when they end
   std::size_t next_thread_ = 0;
   std::uint16_t bound_port_ = 0;
 };

@@ -137,6 +137,12 @@ TEST(BackendNode, HungNodeOpensItsBreakerAndClosesItWhenBack) {
   EXPECT_EQ(counter(admin, "backend_breakers_open"), 0);
 }
 
+std::size_t countOf(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto i = text.find(what); i != std::string::npos; i = text.find(what, i + 1)) ++n;
+  return n;
+}
+
 TEST(BackendNode, KilledNodeFailsFastAndIsUsedAgainAfterRestart) {
   RedisServer redis;
   ReadthruProcess rt(standalone(redis,
@@ -158,6 +164,11 @@ TEST(BackendNode, KilledNodeFailsFastAndIsUsedAgainAfterRestart) {
   // Nothing persisted: the key is gone, but the node serves again.
   EXPECT_TRUE(eventually([&] { return show(c.call({"SET", "k", "w"})) == "OK"; }, 20s));
   EXPECT_EQ(show(c.call({"GET", "k"})), "w");
+  // The log tells the outage once, not once per failed connect, and its end with a figure.
+  const std::string log = rt.log();
+  const std::string node = "redis node 127.0.0.1:" + std::to_string(redis.port());
+  EXPECT_EQ(countOf(log, node + " unreachable:"), 1u) << log;
+  EXPECT_EQ(countOf(log, node + " reachable again after "), 1u) << log;
 }
 
 TEST(BackendNode, QueueCapFailsFastInsteadOfGrowing) {

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "client.hpp"
@@ -88,6 +89,21 @@ TEST_F(Tls, APlainClientOnTheTlsPortIsClosedAndReadthruKeepsServing) {
   EXPECT_EQ(cli(pki_, rt.port(), "PING"), "PONG\n");
   EXPECT_EQ(counter(pki_, rt.port(), "tls_handshake_failures"), failures + 1);
   EXPECT_EQ(counter(pki_, rt.port(), "tls_handshake_timeouts"), timeouts + 1);
+}
+
+TEST_F(Tls, AClientPastMaxClientsIsToldWhyAfterTheHandshake) {
+  ReadthruProcess rt(standalone(node_.port()), "  max_clients: 2\n" + listenTls(pki_));
+  TlsClient first(rt.port(), pki_.path("ca.crt"));
+  EXPECT_EQ(first.call("PING\r\n"), "+PONG");
+  // The start-up probe (a plain client) may hold a place a little longer.
+  std::optional<TlsClient> second;
+  ASSERT_TRUE(eventually([&] {
+    second.emplace(rt.port(), pki_.path("ca.crt"));
+    return second->call("PING\r\n") == "+PONG";
+  }));
+  TlsClient third(rt.port(), pki_.path("ca.crt"));
+  EXPECT_EQ(third.call(""), "-ERR max number of clients reached");
+  EXPECT_EQ(first.call("PING\r\n"), "+PONG") << "the clients inside are untouched";
 }
 
 TEST_F(Tls, RequireClientCertRefusesClientsWithoutOne) {

@@ -181,9 +181,10 @@ void NodeConnection::onConnected() {
   connect_timer_.cancel();
   boost::system::error_code ignored;
   stream_->socket().set_option(tcp::no_delay(true), ignored);
-  if (state_before_ready_was_broken_) {
-    spdlog::info("redis node {} reachable again", endpoint_.str());
-    state_before_ready_was_broken_ = false;
+  const auto now = Clock::now();
+  if (unreachable_.succeeded(now) == Outage::Say::kBack) {
+    spdlog::info("redis node {} reachable again after {} failed connect(s) in {} ms",
+                 endpoint_.str(), unreachable_.failures(), unreachable_.downFor(now).count());
   }
   state_ = State::kReady;
   backoff_.reset();
@@ -383,9 +384,18 @@ void NodeConnection::fail(const std::string& reason, bool connect_failed) {
     // the jitter keeps the threads (and instances) from reconnecting in step.
     backoff_until_ = Clock::now() + backoff_.next();
     state_ = State::kBackoff;
-    if (!state_before_ready_was_broken_) {
-      spdlog::warn("redis node {} unreachable: {}", endpoint_.str(), reason);
-      state_before_ready_was_broken_ = true;
+    const auto now = Clock::now();
+    switch (unreachable_.failed(now)) {
+      case Outage::Say::kDown:
+        spdlog::warn("redis node {} unreachable: {}", endpoint_.str(), reason);
+        break;
+      case Outage::Say::kStillDown:
+        spdlog::warn("redis node {} still unreachable after {} connect(s) in {} s: {}",
+                     endpoint_.str(), unreachable_.failures(),
+                     unreachable_.downFor(now).count() / 1000, reason);
+        break;
+      default:
+        spdlog::debug("redis node {} unreachable: {}", endpoint_.str(), reason);
     }
     failAll(Fault::kUnreachable, reason);
   } else {

@@ -33,6 +33,7 @@
 #include "cache/backend.hpp"
 #include "common/backoff.hpp"
 #include "common/fault.hpp"
+#include "common/outage.hpp"
 #include "common/units.hpp"
 #include "config/config.hpp"
 #include "metrics/cells.hpp"
@@ -142,8 +143,8 @@ class NodeConnection : public std::enable_shared_from_this<NodeConnection> {
   std::uint32_t window_requests_ = 0;  // outcomes in this breaker rate window
   std::uint32_t window_failures_ = 0;
   std::size_t handshake_replies_ = 0;
-  std::unique_ptr<ReplyReader> reader_;         // replaced on reconnect: a new stream, a new parser
-  bool state_before_ready_was_broken_ = false;  // log "down" and "up" once each
+  std::unique_ptr<ReplyReader> reader_;  // replaced on reconnect: a new stream, a new parser
+  Outage unreachable_;  // a line when connects start failing, a reminder, one when one works
   char read_buf_[16 * 1024];
   std::function<void()> on_broken_;
   std::uint64_t generation_ = 0;  // bumps on every (re)connect; stale handlers check it
