@@ -15,7 +15,7 @@ constexpr const char* kWrongPass = "WRONGPASS invalid username-password pair or 
 void Dispatcher::auth(Session& session, const std::vector<std::string>& args) {
   std::string& out = session.replyNow();
   if (args.size() > 3) {
-    resp::appendError(out, "ERR syntax error");
+    appendError(out, "ERR syntax error");
     return;
   }
   std::string_view user = auth::kDefaultUser;
@@ -23,9 +23,9 @@ void Dispatcher::auth(Session& session, const std::vector<std::string>& args) {
   if (args.size() == 2) {
     // Redis keeps the old requirepass behaviour: AUTH <password> without one set is an error.
     if (session.auth().defaultNoPass()) {
-      resp::appendError(out,
-                        "ERR AUTH <password> called without any password configured for the "
-                        "default user. Are you sure your configuration is correct?");
+      appendError(out,
+                  "ERR AUTH <password> called without any password configured for the "
+                  "default user. Are you sure your configuration is correct?");
       return;
     }
   } else {
@@ -33,7 +33,7 @@ void Dispatcher::auth(Session& session, const std::vector<std::string>& args) {
     password = args[2];
   }
   if (!session.login(user, password)) {
-    resp::appendError(out, kWrongPass);
+    appendError(out, kWrongPass);
     return;
   }
   resp::appendSimple(out, "OK");
@@ -42,7 +42,7 @@ void Dispatcher::auth(Session& session, const std::vector<std::string>& args) {
 bool Dispatcher::helloLogin(Session& session, std::string& out, std::string_view user,
                             std::string_view password) {
   if (session.login(user, password)) return true;
-  resp::appendError(out, kWrongPass);
+  appendError(out, kWrongPass);
   return false;
 }
 

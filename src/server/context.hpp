@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "metrics/registry.hpp"
 #include "server/auth_state.hpp"
+#include "server/error_counts.hpp"
 #include "server/session_list.hpp"
 #include "server/slow_log.hpp"
 
@@ -33,8 +34,8 @@ inline constexpr std::string_view kRedisVersion = "7.0.0";
 // by its thread (the acceptor's two by thread 0).
 struct alignas(64) ThreadStats : metrics::Source {
   metrics::Counter connections_received, rejected_connections, commands_processed, net_input_bytes,
-      net_output_bytes, error_replies, protocol_errors, output_limit_disconnects,
-      query_buffer_limit_disconnects, tls_handshake_failures, tls_handshake_timeouts;
+      net_output_bytes, protocol_errors, output_limit_disconnects, query_buffer_limit_disconnects,
+      tls_handshake_failures, tls_handshake_timeouts;
   // Commands by name (index in command::allCommands()) and result: "ok" or "error" for
   // those sent on to Redis or the read-through service, "local" for those readthru
   // answers itself.
@@ -43,6 +44,7 @@ struct alignas(64) ThreadStats : metrics::Source {
     metrics::Counter nanos;  // time to reply, of those sent on
   };
   std::vector<CommandCounts> by_command;
+  ErrorCounts errors;  // error replies by kind
   // Commands sent on (not those readthru answers itself), from dispatch to reply.
   metrics::Histogram request_duration;
 

@@ -56,6 +56,51 @@ void Dispatcher::sendOn(Session& session, const command::CommandSpec& spec,
   backend_.execute(std::move(cmd), std::move(reply));
 }
 
+void Dispatcher::runLocal(Session& session, const command::CommandSpec& spec,
+                          std::vector<std::string>& args) {
+  const std::size_t index = commandIndex(spec);
+  local_run_.emplace(
+      LocalRun{index, std::chrono::steady_clock::now(), ctx_.slow_log.sample(spec, args)});
+  if (spec.name == "info") {
+    info(session, args);
+  } else if (spec.group == "readthru") {
+    readthruCommand(session, spec, args);
+  } else {
+    local(session, spec, args);
+  }
+  LocalRun run = std::move(*local_run_);
+  local_run_.reset();
+  if (!run.deferred) localDone(run.command, run.start, std::move(run.sample), session.info());
+}
+
+cache::ReplyCallback Dispatcher::localReplyLater(Session& session) {
+  cache::ReplyCallback reply = session.replyLater();
+  if (!local_run_ || local_run_->deferred) return reply;
+  local_run_->deferred = true;
+  // The dispatcher outlives every session of its thread; the client's name and address
+  // are copied now, as the session may be gone when the reply comes.
+  return [this, reply = std::move(reply), command = local_run_->command, start = local_run_->start,
+          sample = std::move(local_run_->sample), client = session.info()](resp::Value v) mutable {
+    localDone(command, start, std::move(sample), client);
+    reply(std::move(v));
+  };
+}
+
+void Dispatcher::localDone(std::size_t command, std::chrono::steady_clock::time_point start,
+                           SlowSample sample, const ClientInfo& client) {
+  const auto took = std::chrono::steady_clock::now() - start;
+  // Counted when done, as Redis does: INFO commandstats does not count itself.
+  stats_.by_command[command].local.add();
+  stats_.by_command[command].nanos.add(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()));
+  if (ctx_.slow_log.slow(took)) slow(took, std::move(sample), client);
+}
+
+void Dispatcher::appendError(std::string& out, std::string_view text) {
+  stats_.errors.count(text);
+  resp::appendError(out, text);
+}
+
 void Dispatcher::slow(std::chrono::nanoseconds took, SlowSample sample, const ClientInfo& client) {
   ctx_.slow_log.record(thread_, took, std::move(sample), client.peer, client.name);
 }
@@ -81,8 +126,7 @@ bool Dispatcher::admit(Session& session, const command::CommandSpec& spec,
     refused = auth.user()->permissions.check(spec, args);
   }
   if (!refused) return true;
-  stats_.error_replies.add();
-  resp::appendError(session.replyNow(), *refused);
+  appendError(session.replyNow(), *refused);
   return false;
 }
 
@@ -90,32 +134,22 @@ void Dispatcher::dispatch(Session& session, std::vector<std::string>& args) {
   stats_.commands_processed.add();
   const command::CommandSpec* spec = command::lookup(args);
   if (spec == nullptr) {
-    stats_.error_replies.add();
-    resp::appendError(session.replyNow(), unknownCommandError(args));
+    appendError(session.replyNow(), unknownCommandError(args));
     return;
   }
   if (!command::arityOk(*spec, args.size())) {
-    stats_.error_replies.add();
-    resp::appendError(session.replyNow(), wrongArityError(spec->name));
+    appendError(session.replyNow(), wrongArityError(spec->name));
     return;
   }
   if (!admit(session, *spec, args)) return;
   switch (spec->route) {
     case command::Route::kLocal:
-      stats_.by_command[commandIndex(*spec)].local.add();
-      if (spec->name == "info") {
-        info(session, args);
-      } else if (spec->group == "readthru") {
-        readthruCommand(session, *spec, args);
-      } else {
-        local(session, *spec, args);
-      }
+      runLocal(session, *spec, args);
       return;
     case command::Route::kUnsupported:
-      stats_.error_replies.add();
-      resp::appendError(session.replyNow(), "ERR readthru: '" + std::string(spec->name) +
-                                                "' is not supported through the proxy: " +
-                                                std::string(spec->route_note));
+      appendError(session.replyNow(),
+                  "ERR readthru: '" + std::string(spec->name) +
+                      "' is not supported through the proxy: " + std::string(spec->route_note));
       return;
     default:
       sendOn(session, *spec, args);

@@ -36,6 +36,8 @@ class Dispatcher {
   void slow(std::chrono::nanoseconds took, SlowSample sample, const ClientInfo& client);
 
  private:
+  // An error reply (Redis's text, without '-'), counted by kind for INFO errorstats.
+  void appendError(std::string& out, std::string_view text);
   // Authentication and ACL: false when the request was answered (refused) or dropped.
   bool admit(Session& session, const command::CommandSpec& spec,
              const std::vector<std::string>& args);
@@ -62,6 +64,14 @@ class Dispatcher {
   void cluster(std::string& out, const std::vector<std::string>& args);
   // slowlog_command.cpp: SLOWLOG, from readthru's own slow log
   void slowlog(std::string& out, const std::vector<std::string>& args);
+  // A command readthru answers itself is timed from dispatch to its reply: at once, or,
+  // for one that waits on something (INFO's backend sums, READTHRU.INVALIDATE…), when
+  // the place it took with localReplyLater() is filled. Past log.slow_threshold it goes
+  // to the slow log, as a command sent on does.
+  void runLocal(Session& session, const command::CommandSpec& spec, std::vector<std::string>& args);
+  cache::ReplyCallback localReplyLater(Session& session);
+  void localDone(std::size_t command, std::chrono::steady_clock::time_point start,
+                 SlowSample sample, const ClientInfo& client);
   // To Redis or the read-through service, timed (and sampled for the slow log).
   void sendOn(Session& session, const command::CommandSpec& spec, std::vector<std::string>& args);
 
@@ -72,6 +82,14 @@ class Dispatcher {
   cache::ReadThrough* read_through_;
   BackendInfoCache backend_info_;
   std::size_t thread_ = 0;  // index of this io thread (its ThreadStats in the context)
+  // The local command being dispatched now (one at a time: dispatch does not nest).
+  struct LocalRun {
+    std::size_t command;
+    std::chrono::steady_clock::time_point start;
+    SlowSample sample;
+    bool deferred = false;  // its reply comes later: localReplyLater() took its timing
+  };
+  std::optional<LocalRun> local_run_;
 };
 
 // Redis's texts, shared by the dispatcher and its tests.

@@ -176,6 +176,19 @@ void commandstats(Lines& line, const InfoInputs& in) {
   }
 }
 
+// Redis's "errorstat_ERR:count=3", kinds in name order (Redis keeps them in a radix tree).
+void errorstats(Lines& line, const InfoInputs& in) {
+  std::map<std::string, double> by_kind;
+  if (const auto* f = in.snap.find("readthru_error_replies_total")) {
+    for (const auto& s : f->series) {
+      if (!s.labels.empty() && s.value > 0) by_kind[s.labels.front().value] += s.value;
+    }
+  }
+  for (const auto& [kind, n] : by_kind) {
+    line("errorstat_" + kind, "count=" + metrics::formatNumber(n));
+  }
+}
+
 struct Section {
   std::string_view name;
   std::string_view title;
@@ -186,7 +199,7 @@ struct Section {
 
 void readthruSection(Lines& line, const InfoInputs& in);
 
-// Redis 7.0's order. errorstats has no lines: readthru does not count errors by prefix.
+// Redis 7.0's order.
 constexpr std::array kSections{
     Section{"server", "Server", true, server, false},
     Section{"clients", "Clients", true, clients, false},
@@ -196,7 +209,7 @@ constexpr std::array kSections{
     Section{"replication", "Replication", true, replication, false},
     Section{"cpu", "CPU", true, cpu, false},
     Section{"modules", "Modules", true, nothing, false},
-    Section{"errorstats", "Errorstats", true, nothing, false},
+    Section{"errorstats", "Errorstats", true, errorstats, false},
     Section{"cluster", "Cluster", true, cluster, false},
     Section{"keyspace", "Keyspace", true, keyspace, true},
     Section{"commandstats", "Commandstats", false, commandstats, false},

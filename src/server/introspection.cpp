@@ -98,19 +98,23 @@ std::vector<std::size_t> rangeKeys(const command::CommandSpec& spec, std::size_t
 // COMMAND GETKEYS <command...> with Redis 7.0's checks in Redis's order
 // (getKeysSubcommandImpl): known command, has keys at all, arity, then the keys; a command
 // whose keys are optional (EVAL with 0 or too many keys) answers an empty list.
-void commandGetKeys(std::string& out, const std::vector<std::string>& argv) {
+void commandGetKeys(std::string& out, ErrorCounts& errors, const std::vector<std::string>& argv) {
+  auto appendError = [&](std::string& o, std::string_view text) {
+    errors.count(text);
+    resp::appendError(o, text);
+  };
   const auto* spec = command::lookup(argv);
   if (spec == nullptr) {
-    resp::appendError(out, "ERR Invalid command specified");
+    appendError(out, "ERR Invalid command specified");
     return;
   }
   const bool movable = spec->has(command::kMovableKeys);
   if (spec->first_key <= 0 && !movable) {
-    resp::appendError(out, "ERR The command has no key arguments");
+    appendError(out, "ERR The command has no key arguments");
     return;
   }
   if (!command::arityOk(*spec, argv.size())) {
-    resp::appendError(out, "ERR Invalid number of arguments specified for command");
+    appendError(out, "ERR Invalid number of arguments specified for command");
     return;
   }
   std::vector<std::size_t> keys;
@@ -122,7 +126,7 @@ void commandGetKeys(std::string& out, const std::vector<std::string>& argv) {
     keys = rangeKeys(*spec, argv.size());
   }
   if (keys.empty() && !spec->has(command::kNoMandatoryKeys)) {
-    resp::appendError(out, "ERR Invalid arguments specified for command");
+    appendError(out, "ERR Invalid arguments specified for command");
     return;
   }
   resp::appendArrayHeader(out, keys.size());
@@ -179,9 +183,9 @@ void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>
     resp::appendArrayHeader(out, wanted.size() * 2);
     for (const auto* c : wanted) appendCommandDocs(out, *c);
   } else if (sub == "getkeys" && args.size() >= 3) {
-    commandGetKeys(out, std::vector<std::string>(args.begin() + 2, args.end()));
+    commandGetKeys(out, stats_.errors, std::vector<std::string>(args.begin() + 2, args.end()));
   } else {
-    resp::appendError(out, "ERR unknown subcommand '" + args[1] + "'. Try COMMAND HELP.");
+    appendError(out, "ERR unknown subcommand '" + args[1] + "'. Try COMMAND HELP.");
   }
 }
 
@@ -190,7 +194,7 @@ void Dispatcher::commandCommand(std::string& out, const std::vector<std::string>
 
 void Dispatcher::info(Session& session, const std::vector<std::string>& args) {
   auto sections = infoSections({args.begin() + 1, args.end()});
-  auto reply = session.replyLater();
+  auto reply = localReplyLater(session);
   auto render = [this, sections, reply](const BackendTotals& backend) {
     const metrics::Snapshot snap = ctx_.metrics.snapshot();
     reply(resp::Value::bulk(renderInfoText(sections, {ctx_, snap, backend})));
@@ -258,9 +262,9 @@ void Dispatcher::cluster(std::string& out, const std::vector<std::string>& args)
   } else if (sub == "myid" && args.size() == 2) {
     resp::appendBulk(out, ctx_.node_id);
   } else {
-    resp::appendError(out, "ERR readthru: CLUSTER " + args[1] +
-                               " is not supported (readthru answers SLOTS, SHARDS, NODES, INFO, "
-                               "KEYSLOT and MYID as a one-node cluster)");
+    appendError(out, "ERR readthru: CLUSTER " + args[1] +
+                         " is not supported (readthru answers SLOTS, SHARDS, NODES, INFO, "
+                         "KEYSLOT and MYID as a one-node cluster)");
   }
 }
 

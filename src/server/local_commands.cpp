@@ -40,7 +40,7 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
   const std::string name = toLower(args[0]);
   if (name == "ping") {
     if (args.size() > 2) {
-      resp::appendError(out, wrongArityError("ping"));
+      appendError(out, wrongArityError("ping"));
     } else if (args.size() == 2) {
       resp::appendBulk(out, args[1]);
     } else {
@@ -56,9 +56,9 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
     if (args[1] == "0") {
       resp::appendSimple(out, "OK");
     } else if (args[1].empty() || !std::all_of(args[1].begin(), args[1].end(), ::isdigit)) {
-      resp::appendError(out, "ERR value is not an integer or out of range");
+      appendError(out, "ERR value is not an integer or out of range");
     } else {
-      resp::appendError(out, "ERR SELECT is not allowed in cluster mode");
+      appendError(out, "ERR SELECT is not allowed in cluster mode");
     }
   } else if (name == "readonly" || name == "readwrite" || name == "asking") {
     // Sent by cluster clients; readthru picks replicas itself (backend.read_from_replicas).
@@ -82,7 +82,7 @@ void Dispatcher::local(Session& session, const command::CommandSpec& spec,
   } else if (name == "slowlog") {
     slowlog(out, args);
   } else {
-    resp::appendError(out, "ERR readthru: '" + std::string(spec.name) + "' is not supported");
+    appendError(out, "ERR readthru: '" + std::string(spec.name) + "' is not supported");
   }
 }
 
@@ -92,12 +92,12 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
     // As Redis (hello): any integer parses ("-1" and "4" are NOPROTO), "02" or "+2" do not.
     const auto ver = parseRedisInteger(args[1]);
     if (!ver) {
-      resp::appendError(out, "ERR Protocol version is not an integer or out of range");
+      appendError(out, "ERR Protocol version is not an integer or out of range");
       return;
     }
     // RESP3 is not served: 3 is refused like any version Redis does not know.
     if (*ver != 2) {
-      resp::appendError(out, "NOPROTO unsupported protocol version");
+      appendError(out, "NOPROTO unsupported protocol version");
       return;
     }
   }
@@ -116,12 +116,11 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
       new_name = args[++i];
       set_name = true;
       if (!validClientName(new_name)) {
-        resp::appendError(
-            out, "ERR Client names cannot contain spaces, newlines or special characters.");
+        appendError(out, "ERR Client names cannot contain spaces, newlines or special characters.");
         return;
       }
     } else {
-      resp::appendError(out, "ERR Syntax error in HELLO option '" + args[i] + "'");
+      appendError(out, "ERR Syntax error in HELLO option '" + args[i] + "'");
       return;
     }
   }
@@ -129,10 +128,10 @@ void Dispatcher::hello(Session& session, std::vector<std::string>& args) {
   // go on at all.
   if (user != nullptr && !helloLogin(session, out, *user, *password)) return;
   if (!session.auth().authenticated()) {
-    resp::appendError(out,
-                      "NOAUTH HELLO must be called with the client already authenticated, "
-                      "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
-                      "the client and select the RESP protocol version at the same time");
+    appendError(out,
+                "NOAUTH HELLO must be called with the client already authenticated, "
+                "otherwise the HELLO AUTH <user> <pass> option can be used to authenticate "
+                "the client and select the RESP protocol version at the same time");
     return;
   }
   if (set_name) session.info().name = new_name;
@@ -159,8 +158,7 @@ void Dispatcher::client(Session& session, std::vector<std::string>& args) {
   const std::string sub = toLower(args[1]);
   if (sub == "setname" && args.size() == 3) {
     if (!validClientName(args[2])) {
-      resp::appendError(out,
-                        "ERR Client names cannot contain spaces, newlines or special characters.");
+      appendError(out, "ERR Client names cannot contain spaces, newlines or special characters.");
       return;
     }
     me.name = args[2];
@@ -180,7 +178,7 @@ void Dispatcher::client(Session& session, std::vector<std::string>& args) {
     } else if (attr == "lib-ver") {
       me.lib_ver = args[3];
     } else {
-      resp::appendError(out, "ERR Unrecognized option '" + args[2] + "'");
+      appendError(out, "ERR Unrecognized option '" + args[2] + "'");
       return;
     }
     resp::appendSimple(out, "OK");
@@ -195,9 +193,9 @@ void Dispatcher::client(Session& session, std::vector<std::string>& args) {
   } else if (sub == "no-touch") {
     resp::appendSimple(out, "OK");  // per-connection hints with no meaning through a proxy
   } else {
-    resp::appendError(out, "ERR readthru: CLIENT " + args[1] +
-                               " is not supported through the proxy (supported: SETNAME, GETNAME, "
-                               "ID, SETINFO, INFO)");
+    appendError(out, "ERR readthru: CLIENT " + args[1] +
+                         " is not supported through the proxy (supported: SETNAME, GETNAME, "
+                         "ID, SETINFO, INFO)");
   }
 }
 

@@ -54,10 +54,9 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
   const std::optional<Action> action = actionOf(spec.name);
   if (!action) {
     // The container itself, with a subcommand it does not have.
-    stats_.error_replies.add();
-    resp::appendError(session.replyNow(),
-                      "ERR unknown subcommand '" + args[1] +
-                          "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
+    appendError(session.replyNow(),
+                "ERR unknown subcommand '" + args[1] +
+                    "'. READTHRU.INVALIDATE takes KEY, TAG, KEYSPACE or PATTERN.");
     return;
   }
   if (*action == Action::kReload) {  // needs no keyspaces
@@ -69,8 +68,7 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     return;
   }
   if (read_through_ == nullptr) {
-    stats_.error_replies.add();
-    resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
+    appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
     return;
   }
   const auto source = cache::InvalidationSource::kCommand;
@@ -84,26 +82,25 @@ void Dispatcher::readthruCommand(Session& session, const command::CommandSpec& s
     case Action::kWarm:
       return;  // answered above
     case Action::kInvalidateKey:
-      read_through_->invalidateKeys(rest(), session.info().id, session.replyLater());
+      read_through_->invalidateKeys(rest(), session.info().id, localReplyLater(session));
       return;
     case Action::kInvalidateTag:
       for (std::size_t i = 2; i < args.size(); ++i) {
         if (args[i].empty()) {
-          stats_.error_replies.add();
-          resp::appendError(session.replyNow(), "ERR readthru: a tag cannot be empty");
+          appendError(session.replyNow(), "ERR readthru: a tag cannot be empty");
           return;
         }
       }
-      read_through_->invalidateTags(rest(), source, session.replyLater());
+      read_through_->invalidateTags(rest(), source, localReplyLater(session));
       return;
     case Action::kInvalidateKeyspace:
-      read_through_->invalidateKeyspace(args[2], source, session.replyLater());
+      read_through_->invalidateKeyspace(args[2], source, localReplyLater(session));
       return;
     case Action::kInvalidatePattern:
-      read_through_->invalidatePattern(std::move(args[2]), source, session.replyLater());
+      read_through_->invalidatePattern(std::move(args[2]), source, localReplyLater(session));
       return;
     case Action::kRefresh:
-      read_through_->refresh(std::move(args[1]), session.info().id, session.replyLater());
+      read_through_->refresh(std::move(args[1]), session.info().id, localReplyLater(session));
       return;
     case Action::kStats:
       stats(session, args);
@@ -117,8 +114,7 @@ void Dispatcher::stats(Session& session, const std::vector<std::string>& args) {
   std::vector<std::string> names(args.begin() + 1, args.end());
   for (const std::string& name : names) {
     if (!read_through_->hasKeyspace(name)) {
-      stats_.error_replies.add();
-      resp::appendError(session.replyNow(), "ERR readthru: no keyspace '" + name + "'");
+      appendError(session.replyNow(), "ERR readthru: no keyspace '" + name + "'");
       return;
     }
   }
@@ -137,11 +133,10 @@ void Dispatcher::stats(Session& session, const std::vector<std::string>& args) {
 // session may be gone by then: replyLater()'s callback is safe to call after it closed.
 void Dispatcher::reload(Session& session) {
   if (!ctx_.reload) {
-    stats_.error_replies.add();
-    resp::appendError(session.replyNow(), "ERR readthru: reload is not available");
+    appendError(session.replyNow(), "ERR readthru: reload is not available");
     return;
   }
-  ctx_.reload(io_, [reply = session.replyLater()](const std::string& error) {
+  ctx_.reload(io_, [reply = localReplyLater(session)](const std::string& error) {
     reply(error.empty() ? resp::Value::simple("OK")
                         : resp::Value::error("ERR readthru: reload rejected: " + error));
   });
@@ -152,11 +147,10 @@ void Dispatcher::reload(Session& session) {
 void Dispatcher::threadZeroCommand(Session& session, bool doctor, std::vector<std::string>& args) {
   const CommandHook& hook = doctor ? ctx_.doctor : ctx_.warm;
   if (!hook) {
-    stats_.error_replies.add();
-    resp::appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
+    appendError(session.replyNow(), "ERR readthru: no keyspaces are configured");
     return;
   }
-  hook(io_, std::move(args), session.replyLater());
+  hook(io_, std::move(args), localReplyLater(session));
 }
 
 }  // namespace readthru::server

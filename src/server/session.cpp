@@ -157,8 +157,9 @@ void Session::onRead(std::size_t n) {
     if (status == resp::ParseStatus::kError) {
       // As Redis: answer the protocol error, then close once it is written.
       stats_.protocol_errors.add();
-      stats_.error_replies.add();
-      resp::appendError(replyNow(), "ERR " + parser_.error());
+      const std::string error = "ERR " + parser_.error();
+      stats_.errors.count(error);
+      resp::appendError(replyNow(), error);
       closing_ = true;
       break;
     }
@@ -179,10 +180,11 @@ void Session::onRead(std::size_t n) {
 // released now, and the bytes that still arrive are dropped unparsed.
 void Session::queryBufferFull() {
   stats_.query_buffer_limit_disconnects.add();
-  stats_.error_replies.add();
   spdlog::debug("client {} closed: a partial request passed listen.query_buffer_limit", info_.peer);
-  resp::appendError(replyNow(),
-                    "ERR readthru: query buffer limit reached (listen.query_buffer_limit)");
+  constexpr std::string_view kError =
+      "ERR readthru: query buffer limit reached (listen.query_buffer_limit)";
+  stats_.errors.count(kError);
+  resp::appendError(replyNow(), kError);
   closing_ = true;
 }
 
@@ -251,7 +253,7 @@ cache::ReplyCallback Session::replyLater(std::size_t command, SlowSample sample)
 
 void Session::complete(std::uint64_t seq, const resp::Value& v) {
   if (closed_) return;
-  if (v.isError()) stats_.error_replies.add();
+  if (v.isError()) stats_.errors.count(v.str);
   if (seq == head_seq_) {
     // The oldest reply outstanding (the usual case): straight to the output, no slot copy.
     resp::appendValue(out_, v);

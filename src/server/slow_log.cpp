@@ -64,7 +64,9 @@ SlowSample SlowLog::sample(const command::CommandSpec& spec,
   if (threshold_ns_.load(std::memory_order_relaxed) == std::numeric_limits<std::int64_t>::max()) {
     return {};
   }
-  return {&spec, slowLogArgv(args)};
+  SlowSample s{&spec, slowLogArgv(args)};
+  redactSecrets(spec.name, s.argv);
+  return s;
 }
 
 void SlowLog::record(std::size_t thread, std::chrono::nanoseconds took, SlowSample sample,

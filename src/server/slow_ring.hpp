@@ -8,6 +8,7 @@
 #include <deque>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace readthru::server {
@@ -31,6 +32,13 @@ struct SlowEntry {
 // followed by "... (N more bytes)". The copy is bounded (about 4 KiB) whatever the client
 // sent.
 std::vector<std::string> slowLogArgv(std::span<const std::string> args);
+
+// Replaces with "(redacted)", as Redis 7.0 does, the arguments of `command` (its table
+// name: "auth", "config|set") that carry a secret: AUTH's, HELLO's AUTH pair, MIGRATE's
+// AUTH/AUTH2, ACL SETUSER's rules and CONFIG SET's requirepass/masterauth values. The slow
+// log keeps requests for anyone with SLOWLOG to read, and logs them: passwords must not
+// be among them.
+void redactSecrets(std::string_view command, std::vector<std::string>& argv);
 
 // The newest `max_len` entries of one io thread, newest first. max_len 0 keeps none.
 class SlowRing {

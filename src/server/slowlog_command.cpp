@@ -33,7 +33,7 @@ void Dispatcher::slowlog(std::string& out, const std::vector<std::string>& args)
     if (args.size() == 3) {
       const auto n = parseRedisInteger(args[2]);
       if (!n || *n < -1) {
-        resp::appendError(out, "ERR count should be greater than or equal to -1");
+        appendError(out, "ERR count should be greater than or equal to -1");
         return;
       }
       count = *n == -1 ? SIZE_MAX : static_cast<std::size_t>(*n);
@@ -51,11 +51,11 @@ void Dispatcher::slowlog(std::string& out, const std::vector<std::string>& args)
     resp::appendArrayHeader(out, help.size());
     for (std::string_view line : help) resp::appendSimple(out, line);
   } else if (sub == "get") {
-    resp::appendError(out,
-                      "ERR unknown subcommand or wrong number of arguments for 'get'. Try "
-                      "SLOWLOG HELP.");
+    appendError(out,
+                "ERR unknown subcommand or wrong number of arguments for 'get'. Try "
+                "SLOWLOG HELP.");
   } else {
-    resp::appendError(out, "ERR unknown subcommand '" + args[1] + "'. Try SLOWLOG HELP.");
+    appendError(out, "ERR unknown subcommand '" + args[1] + "'. Try SLOWLOG HELP.");
   }
 }
 

@@ -21,8 +21,6 @@ constexpr Family kInputBytes{"readthru_net_input_bytes_total", Kind::kCounter,
                              "Bytes read from clients."};
 constexpr Family kOutputBytes{"readthru_net_output_bytes_total", Kind::kCounter,
                               "Bytes written to clients."};
-constexpr Family kErrorReplies{"readthru_error_replies_total", Kind::kCounter,
-                               "Error replies sent to clients."};
 constexpr Family kProtocolErrors{"readthru_protocol_errors_total", Kind::kCounter,
                                  "Clients dropped for a malformed request.", "protocol_errors"};
 constexpr Family kOutputLimit{"readthru_output_limit_disconnects_total", Kind::kCounter,
@@ -80,7 +78,7 @@ void ThreadStats::collect(metrics::Sink& sink) const {
   sink.add(kCommands, commands_processed);
   sink.add(kInputBytes, net_input_bytes);
   sink.add(kOutputBytes, net_output_bytes);
-  sink.add(kErrorReplies, error_replies);
+  errors.collect(sink);
   sink.add(kProtocolErrors, protocol_errors);
   sink.add(kOutputLimit, output_limit_disconnects);
   sink.add(kQueryBufferLimit, query_buffer_limit_disconnects);

@@ -99,6 +99,35 @@ TEST(Info, CommandstatsCountsCallsAndFailures) {
   c.call({"DEL", kTag + ":str"});
 }
 
+TEST(Info, ErrorstatsCountsErrorRepliesByKind) {
+  ReadthruProcess proc(clusterBackend());
+  Client c(proc.port());
+  c.call({"NOSUCHCOMMAND"});  // readthru's own ERR
+  c.call({"GET"});            // arity: ERR
+  c.call({"SET", kTag + ":kind", "x"});
+  c.call({"LPUSH", kTag + ":kind", "y"});                              // Redis's WRONGTYPE, relayed
+  c.call({"EVAL", "return redis.error_reply('MYCODE custom')", "0"});  // not a Redis kind
+  const std::string errors = show(c.call({"INFO", "errorstats"}));
+  EXPECT_NE(errors.find("# Errorstats\r\n"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("errorstat_ERR:count=2\r\n"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("errorstat_WRONGTYPE:count=1\r\n"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("errorstat_OTHER:count=1\r\n"), std::string::npos) << errors;
+  EXPECT_EQ(field(show(c.call({"INFO", "stats"})), "total_error_replies"), 4);
+  c.call({"DEL", kTag + ":kind"});
+}
+
+TEST(Info, CommandstatsTimesCommandsReadthruAnswersItself) {
+  ReadthruProcess proc(clusterBackend());
+  Client c(proc.port());
+  // INFO memory waits on every node's INFO: its time runs until that reply.
+  c.call({"INFO", "memory"});
+  const std::string all = show(c.call({"INFO", "commandstats"}));
+  const std::size_t at = all.find("cmdstat_info:calls=1,usec=");
+  ASSERT_NE(at, std::string::npos) << all;
+  EXPECT_GT(std::stoll(all.substr(at + std::string("cmdstat_info:calls=1,usec=").size())), 0)
+      << all;
+}
+
 TEST(Info, ReadthruStatsGivesOneKeyspace) {
   ReadthruProcess proc(clusterBackend(), "", sections());
   Client c(proc.port());

@@ -41,6 +41,39 @@ TEST(SlowLogArgv, AtMost32ArgumentsTheLastSayingHowManyMore) {
   EXPECT_EQ(slowLogArgv(args).back(), "k30");  // 32 exactly: all kept
 }
 
+using Argv = std::vector<std::string>;
+
+Argv redacted(std::string_view command, Argv argv) {
+  redactSecrets(command, argv);
+  return argv;
+}
+
+TEST(SlowLogRedaction, SecretsBecomeRedactedAsRedisShowsThem) {
+  EXPECT_EQ(redacted("auth", {"AUTH", "app", "pw"}), (Argv{"AUTH", "(redacted)", "(redacted)"}));
+  EXPECT_EQ(redacted("hello", {"HELLO", "2", "auth", "app", "pw", "SETNAME", "n"}),
+            (Argv{"HELLO", "2", "auth", "(redacted)", "(redacted)", "SETNAME", "n"}));
+  EXPECT_EQ(redacted("migrate", {"MIGRATE", "h", "1", "", "0", "5", "AUTH", "pw", "KEYS", "a"}),
+            (Argv{"MIGRATE", "h", "1", "", "0", "5", "AUTH", "(redacted)", "KEYS", "a"}));
+  EXPECT_EQ(redacted("migrate", {"MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", "pw"}),
+            (Argv{"MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "(redacted)", "(redacted)"}));
+  EXPECT_EQ(redacted("acl|setuser", {"ACL", "SETUSER", "bob", "on", ">pw"}),
+            (Argv{"ACL", "SETUSER", "bob", "(redacted)", "(redacted)"}));
+  EXPECT_EQ(redacted("config|set", {"CONFIG", "SET", "maxmemory", "1mb", "REQUIREPASS", "pw",
+                                    "masterauth", "pw2"}),
+            (Argv{"CONFIG", "SET", "maxmemory", "1mb", "REQUIREPASS", "(redacted)", "masterauth",
+                  "(redacted)"}));
+}
+
+TEST(SlowLogRedaction, OtherCommandsAndPositionsUntouched) {
+  const Argv get{"GET", "auth", "pw"};
+  EXPECT_EQ(redacted("get", get), get);
+  // A key named like the token before the token's own position is not a token.
+  const Argv migrate{"MIGRATE", "h", "1", "auth", "0", "5", "KEYS", "x"};
+  EXPECT_EQ(redacted("migrate", migrate), migrate);
+  const Argv hello{"HELLO", "3"};
+  EXPECT_EQ(redacted("hello", hello), hello);
+}
+
 TEST(SlowRing, NewestFirstAndBounded) {
   SlowRing ring(3);
   for (std::uint64_t id = 0; id < 5; ++id) ring.push(entry(id));
@@ -137,6 +170,15 @@ TEST(SlowLog, HelpIsRedisText) {
   ASSERT_EQ(help.size(), 12u);
   EXPECT_EQ(help.front(), "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
   EXPECT_EQ(help.back(), "    Prints this help.");
+}
+
+TEST(SlowLogRedaction, SampleRedacts) {
+  SlowLog log;
+  log.addThread();
+  log.configure(logConfig(1ms));
+  const Argv args{"AUTH", "secret"};
+  const SlowSample s = log.sample(*command::lookup(args), args);
+  EXPECT_EQ(s.argv, (Argv{"AUTH", "(redacted)"}));
 }
 
 }  // namespace
