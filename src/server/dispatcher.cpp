@@ -97,8 +97,7 @@ void Dispatcher::localDone(std::size_t command, std::chrono::steady_clock::time_
 }
 
 void Dispatcher::appendError(std::string& out, std::string_view text) {
-  stats_.errors.count(text);
-  resp::appendError(out, text);
+  appendCountedError(stats_.errors, out, text);
 }
 
 void Dispatcher::slow(std::chrono::nanoseconds took, SlowSample sample, const ClientInfo& client) {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "resp/writer.hpp"
+
 namespace readthru::server {
 namespace {
 
@@ -21,6 +23,11 @@ std::size_t errorKind(std::string_view text) {
     if (kErrorKinds[i] == word) return i;
   }
   return kOther;
+}
+
+void appendCountedError(ErrorCounts& counts, std::string& out, std::string_view text) {
+  counts.count(text);
+  resp::appendError(out, text);
 }
 
 std::uint64_t ErrorCounts::total() const {

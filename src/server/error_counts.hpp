@@ -8,6 +8,7 @@
 // first word outside the table (a script's own error_reply code, say) counts as "OTHER".
 
 #include <array>
+#include <string>
 #include <string_view>
 
 #include "metrics/cells.hpp"
@@ -25,6 +26,10 @@ inline constexpr std::array<std::string_view, 27> kErrorKinds{
 std::size_t errorKind(std::string_view text);
 
 // One io thread's counts (single writer).
+class ErrorCounts;
+// Appends the error reply `text` (Redis's text, without '-') to `out`, counted by kind.
+void appendCountedError(ErrorCounts& counts, std::string& out, std::string_view text);
+
 class ErrorCounts {
  public:
   void count(std::string_view text) { by_kind_[errorKind(text)].add(); }

@@ -99,22 +99,18 @@ std::vector<std::size_t> rangeKeys(const command::CommandSpec& spec, std::size_t
 // (getKeysSubcommandImpl): known command, has keys at all, arity, then the keys; a command
 // whose keys are optional (EVAL with 0 or too many keys) answers an empty list.
 void commandGetKeys(std::string& out, ErrorCounts& errors, const std::vector<std::string>& argv) {
-  auto appendError = [&](std::string& o, std::string_view text) {
-    errors.count(text);
-    resp::appendError(o, text);
-  };
   const auto* spec = command::lookup(argv);
   if (spec == nullptr) {
-    appendError(out, "ERR Invalid command specified");
+    appendCountedError(errors, out, "ERR Invalid command specified");
     return;
   }
   const bool movable = spec->has(command::kMovableKeys);
   if (spec->first_key <= 0 && !movable) {
-    appendError(out, "ERR The command has no key arguments");
+    appendCountedError(errors, out, "ERR The command has no key arguments");
     return;
   }
   if (!command::arityOk(*spec, argv.size())) {
-    appendError(out, "ERR Invalid number of arguments specified for command");
+    appendCountedError(errors, out, "ERR Invalid number of arguments specified for command");
     return;
   }
   std::vector<std::size_t> keys;
@@ -126,7 +122,7 @@ void commandGetKeys(std::string& out, ErrorCounts& errors, const std::vector<std
     keys = rangeKeys(*spec, argv.size());
   }
   if (keys.empty() && !spec->has(command::kNoMandatoryKeys)) {
-    appendError(out, "ERR Invalid arguments specified for command");
+    appendCountedError(errors, out, "ERR Invalid arguments specified for command");
     return;
   }
   resp::appendArrayHeader(out, keys.size());

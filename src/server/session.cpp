@@ -157,9 +157,7 @@ void Session::onRead(std::size_t n) {
     if (status == resp::ParseStatus::kError) {
       // As Redis: answer the protocol error, then close once it is written.
       stats_.protocol_errors.add();
-      const std::string error = "ERR " + parser_.error();
-      stats_.errors.count(error);
-      resp::appendError(replyNow(), error);
+      appendCountedError(stats_.errors, replyNow(), "ERR " + parser_.error());
       closing_ = true;
       break;
     }
@@ -181,10 +179,8 @@ void Session::onRead(std::size_t n) {
 void Session::queryBufferFull() {
   stats_.query_buffer_limit_disconnects.add();
   spdlog::debug("client {} closed: a partial request passed listen.query_buffer_limit", info_.peer);
-  constexpr std::string_view kError =
-      "ERR readthru: query buffer limit reached (listen.query_buffer_limit)";
-  stats_.errors.count(kError);
-  resp::appendError(replyNow(), kError);
+  appendCountedError(stats_.errors, replyNow(),
+                     "ERR readthru: query buffer limit reached (listen.query_buffer_limit)");
   closing_ = true;
 }
 

@@ -382,9 +382,9 @@ void NodeConnection::fail(const std::string& reason, bool connect_failed) {
   if (connect_failed) {
     // Back off so a dead node costs one failed connect per interval, not one per request;
     // the jitter keeps the threads (and instances) from reconnecting in step.
-    backoff_until_ = Clock::now() + backoff_.next();
-    state_ = State::kBackoff;
     const auto now = Clock::now();
+    backoff_until_ = now + backoff_.next();
+    state_ = State::kBackoff;
     switch (unreachable_.failed(now)) {
       case Outage::Say::kDown:
         spdlog::warn("redis node {} unreachable: {}", endpoint_.str(), reason);
